@@ -1,0 +1,3 @@
+from pipeline_py.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""One process: the moto server for every service on one endpoint, our fidelity extensions, and
+the simulation loop that moves ECS deployments, target health, traffic and alarms along.
+
+Run it as ``python -m pipeline_py.local.server`` (what ``pipeline-py local up`` does) or
+in-process with ``LocalServer(...).start()`` (what the tests do). Requests under
+``/_pipeline_py/`` are ours (status, registry notifications, simulator control); everything else
+goes to moto unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from pipeline_py.local import moto_ext
+
+CONTROL_PREFIX = "/_pipeline_py/"
+
+
+class ControlMiddleware:
+    def __init__(self, app: Callable, fidelity: moto_ext.Fidelity, server_url: Callable[[], str]) -> None:
+        self.app = app
+        self.fidelity = fidelity
+        self.server_url = server_url
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(path[len(CONTROL_PREFIX):], environ, start_response)
+        result = self.app(environ, start_response)
+        if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+            self.fidelity.reset()
+        return result
+
+    def _control(self, route: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            payload = json.loads(body) if body else {}
+        except json.JSONDecodeError:
+            payload = {"raw": body.decode("utf-8", "replace")}
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            if route == "registry-events":
+                from pipeline_py.local import ecr_mirror
+
+                status, out = "200 OK", ecr_mirror.handle(payload, self.server_url())
+            else:
+                status, out = "200 OK", self.fidelity.control(route, method, payload)
+        except KeyError as exc:
+            status, out = "404 Not Found", {"error": f"no such control route: {exc}"}
+        except ValueError as exc:
+            status, out = "400 Bad Request", {"error": str(exc)}
+        data = json.dumps(out, default=str).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+class LocalServer:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        *,
+        tick_interval: float = 0.05,
+        timing: dict[str, float] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.tick_interval = tick_interval
+        self.timing = timing
+        self.fidelity: moto_ext.Fidelity | None = None
+        self._server: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalServer:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.fidelity = moto_ext.install(timing=self.timing)
+        app = ControlMiddleware(DomainDispatcherApplication(create_backend_app), self.fidelity, lambda: self.url)
+        self._server = make_server(self.host, self.port, app, threaded=True)
+        self.port = self._server.server_address[1]
+        serve = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+        loop = threading.Thread(target=self._loop, name="simulation", daemon=True)
+        self._threads = [serve, loop]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def _loop(self) -> None:
+        log = logging.getLogger("pipeline_py.local")
+        while not self._stop.wait(self.tick_interval):
+            try:
+                assert self.fidelity is not None
+                self.fidelity.tick()
+            except Exception:  # the loop must survive a bad tick; the error is logged
+                log.exception("simulation tick failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="pipeline_py.local.server")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=4566)
+    ap.add_argument("--tick", type=float, default=0.05, help="simulation tick in seconds")
+    ap.add_argument("--timing", default=None, help="JSON object overriding the simulator's timing model")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = LocalServer(a.host, a.port, tick_interval=a.tick, timing=json.loads(a.timing) if a.timing else None)
+    server.start()
+    logging.getLogger("pipeline_py.local").info("local stack listening on %s", server.url)
+    stop = threading.Event()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
