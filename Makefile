@@ -9,7 +9,7 @@ setup:
 	@scripts/setup.sh
 
 demo: setup
-	$(VENV)/bin/pipeline-py demo
+	$(VENV)/bin/pipeline-py --config examples/task-api/pipeline.yaml --env local demo
 
 test: setup lint
 	$(PY) -m pytest -p no:cacheprovider
@@ -19,6 +19,9 @@ lint:
 
 unit: setup
 	$(PY) -m pytest -p no:cacheprovider tests/unit
+
+groovy: setup
+	$(PY) -m pytest -p no:cacheprovider tests/test_groovy.py
 
 bench: setup
 	$(PY) benchmarks/run_all.py

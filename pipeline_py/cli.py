@@ -77,12 +77,23 @@ def _subparser_chain(parser: argparse.ArgumentParser, path: Sequence[str]) -> li
 
 
 def _option_index(chain: list[argparse.ArgumentParser]) -> dict[str, argparse.Action]:
+    """Params-file keys → actions, by long option name (``rollback-timeout`` / ``rollback_timeout``)
+    and by destination."""
     index: dict[str, argparse.Action] = {}
     for p in chain:
         for a in p._actions:
-            if a.option_strings and a.dest not in ("help", "version", "params_file"):
-                index[a.dest] = a
+            if not a.option_strings or a.dest in ("help", "version", "params_file"):
+                continue
+            index[a.dest] = a
+            for opt in a.option_strings:
+                if opt.startswith("--") and not opt.startswith("--no-"):
+                    index[opt[2:].replace("-", "_")] = a
     return index
+
+
+def _long_option(action: argparse.Action) -> str:
+    names = [o for o in action.option_strings if o.startswith("--") and not o.startswith("--no-")]
+    return max(names or action.option_strings, key=len)
 
 
 def _params_tokens(params: dict[str, Any], index: dict[str, argparse.Action], source: str) -> list[str]:
@@ -91,9 +102,9 @@ def _params_tokens(params: dict[str, Any], index: dict[str, argparse.Action], so
         key = str(raw_key).replace("-", "_")
         action = index.get(key)
         if action is None:
-            known = ", ".join(sorted(k.replace("_", "-") for k in index))
+            known = ", ".join(sorted({_long_option(a)[2:] for a in index.values()}))
             raise BadInput(f"{source}: unknown key {raw_key!r} for this command (known: {known})")
-        opt = max(action.option_strings, key=len)
+        opt = _long_option(action)
         if value is None:
             continue
         if action.nargs == 0 or isinstance(action, argparse._StoreTrueAction | argparse.BooleanOptionalAction):

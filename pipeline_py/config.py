@@ -113,8 +113,11 @@ class BlueGreenConfig(Model):
     """The two-colour topology shared by blue-green, canary and linear."""
 
     services: ColourPair = Field(default_factory=ColourPair)
-    target_groups: ColourPair = Field(default_factory=ColourPair)
+    target_groups: ColourPair = Field(default_factory=ColourPair, description="ARNs or target group names")
     listener_arn: str | None = Field(None, description="production listener forwarding to both colours")
+    load_balancer: str | None = Field(None, description="ALB name: find the listeners by port instead of ARN")
+    listener_port: int = Field(80, ge=1, le=65535)
+    test_listener_port: int | None = Field(None, ge=1, le=65535)
     rule_arn: str | None = Field(None, description="use this listener rule instead of the default action")
     test_listener_arn: str | None = Field(None, description="forwards 100% to the idle colour")
     test_url: str | None = Field(None, description="smoke-check URL reaching the idle colour")
@@ -135,11 +138,14 @@ class AnalysisConfig(Model):
     min_error_rate_delta: float = Field(
         0.005, ge=0, le=1, description="ignore ratio failures when the absolute difference is below this"
     )
+    min_p99_delta_ms: float = Field(
+        50.0, ge=0, description="ignore p99 ratio failures when the absolute difference is below this"
+    )
     min_requests: int = Field(50, ge=0)
     inconclusive: InconclusivePolicy = "wait"
     max_inconclusive_extensions: int = Field(3, ge=0, le=100)
-    failure_limit: int = Field(1, ge=1, description="failed samples tolerated before rollback (exclusive)")
-    consecutive_failure_limit: int = Field(2, ge=1)
+    failure_limit: int = Field(1, ge=0, description="roll back when more samples than this have failed")
+    consecutive_failure_limit: int = Field(2, ge=1, description="roll back after this many failed samples in a row")
     interval: PositiveSeconds = Field(60.0, description="analysis sample interval within a step")
     initial_delay: Seconds = Field(0.0, description="wait for metric lag before the first sample")
     period: int = Field(60, ge=1, description="CloudWatch period in seconds (1 for high resolution)")
@@ -175,15 +181,25 @@ class RunTaskConfig(Model):
 class TerraformConfig(Model):
     dir: str = "terraform/environments/{env}"
     backend_config: str | dict[str, str] | None = Field(
-        None, description="a backend .hcl file (relative to dir) or key/value pairs"
+        None, description="a backend .hcl file (relative to dir) or key/value pairs; unset = dir/backend.hcl if present"
     )
-    var_files: list[str] = Field(default_factory=list)
-    plugin_dir: str | None = Field(None, description="provider mirror; defaults to $PIPELINE_PY_TF_PLUGIN_DIR")
+    var_files: list[str] = Field(default_factory=list, description="extra .tfvars files, relative to dir")
+    plugin_dir: str | None = Field(
+        None, description="provider mirror; defaults to $PIPELINE_PY_TF_PLUGIN_DIR, then a well-known directory "
+        "holding one ('none' = always the registry)"
+    )
     lock_timeout: Seconds = 60.0
-    protected_types: list[str] | None = None
-    outputs_map: dict[str, str] = Field(
-        default_factory=dict, description="config path -> terraform output name, for from_terraform_outputs"
+    protected_types: list[str] | None = Field(
+        None, description="resource types (glob patterns) a plan may not destroy or replace without --allow-destroy; "
+        "unset = pipeline_py.terraform_plan.DEFAULT_PROTECTED_TYPES"
     )
+    outputs_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="config path -> terraform output ('name', or 'name.key' / 'name.0' into maps and lists) for "
+        "from_terraform_outputs, merged over pipeline_py.tf_outputs.DEFAULT_OUTPUTS_MAP ('' drops a default)",
+    )
+    binary: str = Field("terraform", description="the terraform executable (name on PATH or a path)")
+    parallelism: int | None = Field(None, ge=1, le=256, description="terraform -parallelism (default: terraform's 10)")
 
 
 class JenkinsConfig(Model):

@@ -18,8 +18,7 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v groovy >/dev/null 2>&1 || need+=(groovy)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd && file -L /bin/busybox 2>/dev/null | grep -q static \
-  || dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -47,6 +46,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q -e ".[dev,local]"
   echo "$want" > "$stamp"
 fi
+"$VENV/bin/python" -m pipeline_py.local.busybox examples/task-api >/dev/null
 
 # 3. A Docker engine.
 if ! docker info >/dev/null 2>&1; then

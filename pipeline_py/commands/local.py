@@ -27,10 +27,14 @@ def _stack(ctx: Context) -> Stack:
 
 def up(ctx: Context, args: argparse.Namespace) -> dict[str, Any] | None:
     if args.timing:
+        from pipeline_py.local.timing import TimingModel
+
         try:
-            json.loads(args.timing)
+            TimingModel.from_dict(json.loads(args.timing))
         except json.JSONDecodeError as exc:
             raise BadInput(f"--timing must be a JSON object: {exc.msg}") from None
+        except (ValueError, TypeError) as exc:
+            raise BadInput(f"--timing: {exc}") from None
     if ctx.dry_run:
         return {"plan": [f"start moto server on 127.0.0.1:{args.port}",
                          f"start registry on 127.0.0.1:{args.registry_port} if a Docker engine answers"]}

@@ -16,6 +16,13 @@ failing deploy can be rehearsed on purpose. Comma-separated tokens, e.g.
 - ``latency-ms=M``                 typical response time (median) in milliseconds
 - ``p99-ms=M``                     99th percentile response time in milliseconds
 - ``run-seconds=S``                run-task: how long the one-off task runs before exiting
+
+How the ECS simulator (``ecs_sim``/``task_sim``) reads them: ``crash`` exits before ECS reports the
+task RUNNING (PENDING → STOPPED, so ECS counts a task that failed to start and throttles launches);
+``crash-after`` reaches RUNNING first; ``unhealthy`` and ``slow-start`` fail the target group's and
+the container's health checks (HTTP 503); ``run-seconds`` only applies to tasks not started by a
+service. Seconds are AWS seconds, scaled by the timing model. An ``APP_SCENARIO`` the parser rejects
+makes the container exit with code 2 before RUNNING, as the sample app refuses to start.
 """
 
 from __future__ import annotations

@@ -10,11 +10,14 @@ goes to moto unchanged.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -23,20 +26,53 @@ from pipeline_py.local import moto_ext
 CONTROL_PREFIX = "/_pipeline_py/"
 
 
+def operation_of(environ: dict[str, Any]) -> str | None:
+    """``service.Operation`` of an AWS request (JSON protocol target header, or query ``Action``),
+    reading a form body without consuming it."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    if environ.get("REQUEST_METHOD") == "POST" and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        return action[0] if action else None
+    return None
+
+
+def service_of(environ: dict[str, Any]) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in auth:
+        parts = auth.split("Credential=", 1)[1].split("/")
+        if len(parts) > 3:
+            return parts[3]
+    return "?"
+
+
 class ControlMiddleware:
+    """Routes ``/_pipeline_py/*`` to our control handlers and counts every AWS request by
+    operation, so benchmarks can compare API calls of tools we do not instrument."""
+
     def __init__(self, app: Callable, fidelity: moto_ext.Fidelity, server_url: Callable[[], str]) -> None:
         self.app = app
         self.fidelity = fidelity
         self.server_url = server_url
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(path[len(CONTROL_PREFIX):], environ, start_response)
-        result = self.app(environ, start_response)
-        if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
-            self.fidelity.reset()
-        return result
+        op = operation_of(environ)
+        if op:
+            with self._lock:
+                self.requests[f"{service_of(environ)}.{op}"] += 1
+        return self.app(environ, start_response)
 
     def _control(self, route: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         try:
@@ -50,7 +86,13 @@ class ControlMiddleware:
             payload = {"raw": body.decode("utf-8", "replace")}
         method = environ.get("REQUEST_METHOD", "GET")
         try:
-            if route == "registry-events":
+            if route == "requests":
+                with self._lock:
+                    out = {"total": sum(self.requests.values()), "by_operation": dict(sorted(self.requests.items()))}
+                    if method == "DELETE":
+                        self.requests.clear()
+                status = "200 OK"
+            elif route == "registry-events":
                 from pipeline_py.local import ecr_mirror
 
                 status, out = "200 OK", ecr_mirror.handle(payload, self.server_url())

@@ -127,3 +127,19 @@ def test_version() -> None:
         main(["--version"])
     assert exc.value.code == 0
     assert __version__ in buf.getvalue()
+
+
+def test_params_booleans_and_option_aliases_map_to_the_right_flags(tmp_path: Path) -> None:
+    from pipeline_py.cli import parse
+
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"registry": True, "timing": '{"scale": 0.01}'}))
+    args = parse(["local", "up", "--params-file", str(params)])
+    assert args.registry is True and args.timing == '{"scale": 0.01}'
+    params.write_text(json.dumps({"registry": False}))
+    assert parse(["local", "up", "--params-file", str(params)]).registry is False
+    params.write_text(json.dumps({"timeout": "5m", "to": "arn:td:1"}))
+    args = parse(["rollback", "--params-file", str(params)])
+    assert args.rollback_timeout == "5m" and args.to == "arn:td:1"
+    params.write_text(json.dumps({"rollback-timeout": "7m"}))
+    assert parse(["rollback", "--params-file", str(params)]).rollback_timeout == "7m"

@@ -1,0 +1,209 @@
+"""``pipeline-py terraform init|plan|apply|output --env E``: the environment's terraform, safely.
+
+``plan`` saves a plan file and summarises it (add/change/destroy/replace with addresses); a plan
+that destroys or replaces a protected resource type is refused (exit 1) unless ``--allow-destroy``.
+``apply`` applies exactly a saved plan: never a fresh one, never a plan file that changed since
+it was reviewed, never a stale one. ``output`` prints the outputs the deploy can take its ARNs from.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline_py import terraform_env, terraform_plan
+from pipeline_py.commands import AddGlobals, add_command, add_group
+from pipeline_py.context import Context
+from pipeline_py.errors import Aborted, BadInput, HumanNeeded, OperationFailed, PipelineError
+from pipeline_py.terraform_runner import Terraform
+
+SENSITIVE = "(sensitive)"
+
+
+def _setup(ctx: Context) -> tuple[Any, terraform_env.TfEnv]:
+    settings = ctx.settings()
+    return settings, terraform_env.resolve(ctx, settings)
+
+
+def _base(tfenv: terraform_env.TfEnv) -> dict[str, Any]:
+    return {"env": tfenv.env, "dir": str(tfenv.dir), "backend_config": tfenv.describe_backend(),
+            "plugin_dir": tfenv.mirror.to_dict() if tfenv.mirror else None}
+
+
+def _plan_file(args: argparse.Namespace, tfenv: terraform_env.TfEnv) -> Path:
+    return Path(args.plan_file).resolve() if args.plan_file else tfenv.default_plan_file()
+
+
+def _var_args(values: list[str] | None) -> list[str]:
+    out = []
+    for item in values or []:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"--var {item!r}: expected NAME=VALUE")
+        out.append(f"-var={item}")
+    return out
+
+
+def _mask(outputs: dict[str, Any]) -> dict[str, Any]:
+    return {name: SENSITIVE if item.get("sensitive") else item.get("value") for name, item in outputs.items()}
+
+
+def _narrate(ctx: Context, summary: terraform_plan.PlanSummary, protected: list[dict[str, str]]) -> None:
+    ctx.reporter.step(f"plan: {summary.line()}")
+    for action in terraform_plan.ACTIONS:
+        for address in summary.addresses(action):
+            ctx.reporter.detail(f"{action:8} {address}")
+    for p in protected:
+        verb = "replaced" if p["action"] == "replace" else "destroyed"
+        ctx.reporter.warn(f"protected: {p['address']} would be {verb}")
+
+
+def init(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    settings, tfenv = _setup(ctx)
+    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+        argv = tf.command(*terraform_env.init_args(tfenv, upgrade=args.upgrade))
+        if ctx.dry_run:
+            return {**_base(tfenv), "commands": [tf.display(argv)]}
+        ctx.reporter.step(f"terraform init {tfenv.env}: {tfenv.dir}")
+        terraform_env.init(tf, tfenv, upgrade=args.upgrade)
+        return {**_base(tfenv), "backend": tfenv.backend_type, "terraform_version": tf.version()}
+
+
+def plan(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    settings, tfenv = _setup(ctx)
+    plan_file = _plan_file(args, tfenv)
+    var_args = [*(f"-var-file={f}" for f in tfenv.var_files), *_var_args(args.var)]
+    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+        plan_args = ["plan", "-input=false", "-detailed-exitcode", *tf.lock_args(), *tf.parallelism_args(),
+                     f"-out={plan_file}", *var_args]
+        if ctx.dry_run:
+            commands = [] if tfenv.initialized() else [tf.display(tf.command(*terraform_env.init_args(tfenv)))]
+            commands += [tf.display(tf.command(*plan_args)), tf.display(tf.command("show", "-json", str(plan_file)))]
+            return {**_base(tfenv), "plan_file": str(plan_file), "commands": commands}
+        ctx.reporter.step(f"terraform plan {tfenv.env}: {tfenv.dir}")
+        terraform_env.ensure_init(tf, tfenv)
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        done = tf.run(*plan_args)
+        if done.code not in (0, 2):
+            plan_file.unlink(missing_ok=True)  # terraform saves errored plans too; nobody should apply one
+            raise tf.failure(done, "plan")
+        summary = terraform_plan.summarize(tf.show_json(plan_file))
+        protected = terraform_plan.protected_changes(summary, settings.terraform.protected_types)
+        _narrate(ctx, summary, protected)
+        refused = bool(protected) and not args.allow_destroy
+        result = {
+            **_base(tfenv),
+            "plan_file": str(plan_file),
+            "summary": summary.to_dict(),
+            "protected": protected,
+            "allow_destroy": bool(args.allow_destroy),
+            "changes": summary.has_changes,
+        }
+        record = terraform_plan.write_record(
+            plan_file, env=tfenv.env, dir=str(tfenv.dir), allow_destroy=bool(args.allow_destroy),
+            refused=refused, summary=result["summary"], protected=protected, terraform_version=tf.version(),
+        )
+        result["plan_record"] = str(terraform_plan.record_path(plan_file))
+        result["sha256"] = record["sha256"]
+        if refused:
+            plan_file.unlink()
+            names = ", ".join(f"{p['address']} ({p['action']})" for p in protected)
+            raise OperationFailed(
+                f"refusing a plan that destroys or replaces protected resources: {names}. The plan file was "
+                f"deleted; if this is intended, review it and plan again with --allow-destroy",
+                result={**result, "status": "refused"},
+            )
+        return result
+
+
+def apply(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    settings, tfenv = _setup(ctx)
+    plan_file = _plan_file(args, tfenv)
+    record = terraform_plan.read_record(plan_file)
+    if not plan_file.is_file():
+        hint = ""
+        if record and record.get("refused"):
+            hint = f" (the last plan, {record.get('created')}, was refused: it destroys protected resources)"
+        raise BadInput(f"no saved plan at {plan_file}{hint}; run `pipeline-py terraform plan --env {tfenv.env}` "
+                       f"and review it first")
+    if record is not None:
+        if record.get("sha256") != terraform_plan.sha256(plan_file):
+            raise BadInput(f"{plan_file} changed since it was planned (checksum differs from "
+                           f"{terraform_plan.record_path(plan_file)}); plan again and review")
+        if record.get("dir") not in (None, str(tfenv.dir)):
+            raise BadInput(f"{plan_file} was planned in {record.get('dir')}, not in {tfenv.dir} "
+                           f"(environment {tfenv.env})")
+    else:
+        ctx.reporter.warn(f"{plan_file} has no plan record (not made by `pipeline-py terraform plan`); "
+                          f"applying it only if it passes the destroy guard")
+    allow = bool(record and record.get("allow_destroy"))
+    result: dict[str, Any] = {**_base(tfenv), "plan_file": str(plan_file), "applied": False}
+    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+        terraform_env.ensure_init(tf, tfenv)
+        summary = terraform_plan.summarize(tf.show_json(plan_file))
+        protected = terraform_plan.protected_changes(summary, settings.terraform.protected_types)
+        result.update(summary=summary.to_dict(), protected=protected)
+        _narrate(ctx, summary, protected)
+        if protected and not allow:
+            raise OperationFailed(
+                "refusing to apply a plan that destroys or replaces protected resources ("
+                + ", ".join(p["address"] for p in protected)
+                + ") without --allow-destroy at plan time",
+                result={**result, "status": "refused"},
+            )
+        if ctx.dry_run:
+            return {**result, "dry_run": True}
+        ctx.reporter.step(f"terraform apply {tfenv.env}: {plan_file}")
+        _apply(tf, plan_file, result)
+        outputs = tf.outputs()
+    if record is not None:
+        terraform_plan.update_record(plan_file, applied=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return {**result, "applied": True, "outputs": _mask(outputs)}
+
+
+def _apply(tf: Terraform, plan_file: Path, result: dict[str, Any]) -> None:
+    try:
+        done = tf.run("apply", "-input=false", *tf.lock_args(), *tf.parallelism_args(), str(plan_file))
+    except Aborted as exc:
+        raise HumanNeeded(
+            f"terraform apply interrupted by {exc.signame}: terraform stopped after the calls in flight and saved "
+            f"what it had done; plan again to see what is left and review it",
+            result={**result, "interrupted": exc.signame},
+        ) from None
+    if done.code != 0:
+        err: PipelineError = tf.failure(done, "apply")
+        err.result = {**result, **err.result}
+        raise err
+
+
+def output(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    settings, tfenv = _setup(ctx)
+    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+        terraform_env.ensure_init(tf, tfenv)
+        outputs = tf.outputs(args.name)
+    for name in sorted(outputs):
+        ctx.reporter.detail(f"{name}{' (sensitive)' if outputs[name].get('sensitive') else ''}")
+    return {**_base(tfenv), "outputs": _mask(outputs),
+            "sensitive": sorted(n for n, o in outputs.items() if o.get("sensitive"))}
+
+
+def register(subparsers: Any, add_globals: AddGlobals) -> None:
+    sub = add_group(subparsers, add_globals, "terraform", "the environment's terraform: init, plan, apply, output")
+    p = add_command(sub, add_globals, "init", init, "terraform init with the environment's backend configuration",
+                    path=["terraform", "init"])
+    p.add_argument("--upgrade", action="store_true", help="allow newer provider/module versions within constraints")
+    p = add_command(sub, add_globals, "plan", plan,
+                    "save a plan, summarise it, refuse destroying protected resources",
+                    path=["terraform", "plan"])
+    p.add_argument("--plan-file", metavar="F", help="where to save the plan (default: <dir>/<env>.tfplan)")
+    p.add_argument("--allow-destroy", action="store_true",
+                   help="accept a plan that destroys or replaces protected resource types")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE", help="terraform -var (repeatable)")
+    p = add_command(sub, add_globals, "apply", apply, "apply exactly a saved, reviewed plan",
+                    path=["terraform", "apply"])
+    p.add_argument("--plan-file", metavar="F", help="the saved plan (default: <dir>/<env>.tfplan)")
+    p = add_command(sub, add_globals, "output", output, "the environment's terraform outputs",
+                    path=["terraform", "output"])
+    p.add_argument("--name", metavar="N", help="only this output")

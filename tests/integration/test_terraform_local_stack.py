@@ -1,0 +1,345 @@
+"""The staging environment on the local stack, end to end through `pipeline-py terraform`.
+
+One apply per module (the ``staging`` fixture: state backend bootstrapped into moto, staging
+planned and applied with its S3/DynamoDB backend there); the tests then read what it created,
+deploy onto it, and plan against it. The apply is ~100 s of fixed client-side waits in the AWS
+provider (RDS 80 s, ALB 2 × 30 s, VPC DNS 10 s; see docs/terraform.md), paid once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from pipeline_py.context import Context
+from pipeline_py.report import Reporter
+from pipeline_py.terraform_runner import Terraform
+from tests.integration.deploy_fixtures import wait_for
+from tests.integration.terraform_fixtures import (
+    LOCK_TABLE,
+    STATE_BUCKET,
+    STATE_KEY,
+    TfProject,
+    apply_staging,
+    make_project,
+    stack_environment,
+)
+
+pytestmark = [pytest.mark.terraform, pytest.mark.slow]
+RDS = "module.rds[0].aws_db_instance.this"
+
+
+@pytest.fixture(scope="module")
+def staging(local_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TfProject]:
+    with stack_environment(local_server, tmp_path_factory.mktemp("aws-home")):
+        yield apply_staging(make_project(tmp_path_factory.mktemp("tf-project"), local_server.url))
+
+
+def client(service: str) -> Any:
+    return boto3.client(service)
+
+
+def outputs(project: TfProject) -> dict[str, Any]:
+    return project.applied["staging"]["outputs"]
+
+
+def plan_json(project: TfProject, plan_file: str) -> dict[str, Any]:
+    with Terraform(project.staging_dir, Reporter(quiet=True)) as tf:
+        return tf.show_json(plan_file)  # type: ignore[arg-type]
+
+
+def test_staging_applies_with_its_outputs(staging: TfProject) -> None:
+    result = staging.applied["staging"]
+    assert result["applied"] is True
+    summary = result["summary"]
+    assert summary["add"] >= 60 and summary["change"] == summary["destroy"] == summary["replace"] == 0
+    assert RDS in summary["addresses"]["add"]
+    assert result["protected"] == []
+    out = outputs(staging)
+    assert out["cluster_name"] == "task-api-staging"
+    assert out["service_name"] == "task-api-staging-blue"
+    assert out["service_names"] == {"blue": "task-api-staging-blue"}
+    assert set(out["target_group_arns"]) == {"blue", "green"}
+    assert out["production_listener_arn"].startswith("arn:aws:elasticloadbalancing:")
+    assert out["test_listener_arn"].startswith("arn:aws:elasticloadbalancing:")
+    assert out.get("production_rule_arn") is None  # terraform omits null outputs
+    assert out["ecr_repository_url"].endswith(".amazonaws.com/task-api")
+    assert out["deploy_alarm_names"] == ["task-api-staging-5xx", "task-api-staging-p99"]
+    assert "task-api-staging-db-connections" in out["alarm_names"]
+    assert staging.timings["staging apply"] < 300, staging.timings
+
+
+def test_state_lives_in_the_bootstrapped_backend(staging: TfProject) -> None:
+    s3 = client("s3")
+    assert s3.get_bucket_versioning(Bucket=STATE_BUCKET)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=STATE_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=STATE_BUCKET)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    state = json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=STATE_KEY)["Body"].read())
+    assert any(r["type"] == "aws_db_instance" for r in state["resources"])
+    table = client("dynamodb").describe_table(TableName=LOCK_TABLE)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
+    assert not (staging.staging_dir / "terraform.tfstate").exists()
+
+
+def test_network_and_security_groups_follow_the_seed(staging: TfProject) -> None:
+    ec2 = client("ec2")
+    out = outputs(staging)
+    private = ec2.describe_subnets(SubnetIds=out["private_subnet_ids"])["Subnets"]
+    assert len({s["AvailabilityZone"] for s in private}) == 2
+    vpc = private[0]["VpcId"]
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"]
+    assert len({n["SubnetId"] for n in nats}) == 2, "one NAT gateway per AZ"
+    assert ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc]}])["FlowLogs"]
+
+    groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]}
+    alb, ecs, rds = (groups[f"task-api-staging-{n}"] for n in ("alb", "ecs", "rds"))
+
+    def rules(group: dict[str, Any], egress: bool) -> set[tuple]:
+        perms = group["IpPermissionsEgress" if egress else "IpPermissions"]
+        return {(p["FromPort"], p["ToPort"], *(r["CidrIp"] for r in p.get("IpRanges", [])),
+                 *(r["GroupId"] for r in p.get("UserIdGroupPairs", []))) for p in perms}
+
+    assert rules(alb, False) == {(80, 80, "0.0.0.0/0")}  # no certificate in staging: 443 stays closed
+    assert rules(alb, True) == {(8080, 8080, ecs["GroupId"])}
+    assert rules(ecs, False) == {(8080, 8080, alb["GroupId"])}
+    assert rules(ecs, True) == {(5432, 5432, rds["GroupId"]), (443, 443, "0.0.0.0/0")}
+    assert rules(rds, False) == {(5432, 5432, ecs["GroupId"])}
+    assert rules(rds, True) == set()
+
+
+def test_load_balancer_and_ecs_service(staging: TfProject) -> None:
+    out = outputs(staging)
+    elb = client("elbv2")
+    for tg in elb.describe_target_groups(TargetGroupArns=list(out["target_group_arns"].values()))["TargetGroups"]:
+        assert (tg["HealthCheckPath"], tg["TargetType"], tg["Port"]) == ("/health", "ip", 8080)
+    prod = elb.describe_listeners(ListenerArns=[out["production_listener_arn"]])["Listeners"][0]
+    assert (prod["Port"], prod["Protocol"]) == (80, "HTTP")
+    weights = {t["TargetGroupArn"]: t["Weight"] for t in prod["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]}
+    assert weights == {out["target_group_arns"]["blue"]: 100, out["target_group_arns"]["green"]: 0}
+    test = elb.describe_listeners(ListenerArns=[out["test_listener_arn"]])["Listeners"][0]
+    assert test["Port"] == 8443 and test["DefaultActions"][0]["TargetGroupArn"] == out["target_group_arns"]["green"]
+
+    ecs = client("ecs")
+    cluster = ecs.describe_clusters(clusters=["task-api-staging"], include=["SETTINGS"])["clusters"][0]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    svc = ecs.describe_services(cluster="task-api-staging", services=[out["service_name"]])["services"][0]
+    net = svc["networkConfiguration"]["awsvpcConfiguration"]
+    assert svc["launchType"] == "FARGATE"
+    assert sorted(net["subnets"]) == sorted(out["private_subnet_ids"]) and net["assignPublicIp"] == "DISABLED"
+    assert net["securityGroups"] == [out["ecs_security_group_id"]]
+    assert svc["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert svc["loadBalancers"][0]["targetGroupArn"] == out["target_group_arns"]["blue"]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    assert (td["cpu"], td["memory"], td["family"]) == ("256", "512", "task-api-staging")
+    assert {s["name"] for s in td["containerDefinitions"][0]["secrets"]} == {"DB_USERNAME", "DB_PASSWORD"}
+
+
+def test_iam_roles_are_least_privilege(staging: TfProject) -> None:
+    iam = client("iam")
+    out = outputs(staging)
+    doc = iam.get_role_policy(RoleName="task-api-staging-execution", PolicyName="execution")["PolicyDocument"]
+    statements = {s["Sid"]: s for s in doc["Statement"]}
+    assert statements["EcrAuth"]["Resource"] == "*"
+    assert statements["EcrPull"]["Resource"].endswith(":repository/task-api")
+    assert statements["Logs"]["Resource"].endswith(":log-group:/ecs/task-api-staging:*")
+    assert statements["InjectSecrets"]["Resource"] == out["db_secret_arn"]
+    task = iam.get_role_policy(RoleName="task-api-staging-task", PolicyName="task")["PolicyDocument"]
+    actions = {a for s in task["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions <= {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "kms:Decrypt"}
+
+
+def test_repository_database_and_alarms(staging: TfProject) -> None:
+    repo = client("ecr").describe_repositories(repositoryNames=["task-api"])["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE" and repo["imageScanningConfiguration"]["scanOnPush"]
+    assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
+    assert client("ecr").get_lifecycle_policy(repositoryName="task-api")["lifecyclePolicyText"]
+
+    db = client("rds").describe_db_instances(DBInstanceIdentifier="task-api-staging")["DBInstances"][0]
+    assert (db["Engine"], db["DBInstanceClass"], db["MultiAZ"]) == ("postgres", "db.t3.micro", False)
+    assert db["StorageEncrypted"] and db["DeletionProtection"] and not db["PubliclyAccessible"]
+    assert db["BackupRetentionPeriod"] == 7
+    key = client("kms").describe_key(KeyId=db["KmsKeyId"])["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER"
+    assert db["MasterUserSecret"]["SecretArn"] == outputs(staging)["db_secret_arn"]
+
+    alarms = {a["AlarmName"]: a for a in client("cloudwatch").describe_alarms(
+        AlarmNamePrefix="task-api-staging-")["MetricAlarms"]}
+    five = alarms["task-api-staging-5xx"]
+    assert (five["MetricName"], five["Statistic"], five["Period"], five["Threshold"]) == (
+        "HTTPCode_Target_5XX_Count", "Sum", 300, 50.0)
+    p99 = alarms["task-api-staging-p99"]
+    assert (p99["ExtendedStatistic"], p99["Threshold"]) == ("p99", 0.5)
+    topic = outputs(staging)["alarm_topic_arn"]
+    assert all(a["AlarmActions"] == [topic] for a in alarms.values())
+
+
+def test_outputs_command_and_config_overrides(staging: TfProject) -> None:
+    res = staging.cli("staging", "terraform", "output", "--name", "cluster_name")
+    assert res.code == 0, res.stderr
+    assert res.json["outputs"] == {"cluster_name": "task-api-staging"}
+
+    import argparse
+
+    from pipeline_py import tf_outputs
+
+    ctx = Context(args=argparse.Namespace(config=str(staging.config), env="staging"), reporter=Reporter(quiet=True))
+    values = tf_outputs.read_outputs(ctx, ctx.settings())
+    derived = tf_outputs.overrides_from_outputs(values, {})
+    out = outputs(staging)
+    assert derived["cluster"] == "task-api-staging"
+    assert derived["ecs_service"] == "task-api-staging-blue"
+    assert derived["blue_green.services.blue"] == "task-api-staging-blue"
+    assert "blue_green.services.green" not in derived  # staging runs one colour
+    assert derived["blue_green.target_groups.green"] == out["target_group_arns"]["green"]
+    assert derived["blue_green.listener_arn"] == out["production_listener_arn"]
+    assert derived["blue_green.test_listener_arn"] == out["test_listener_arn"]
+    assert "blue_green.rule_arn" not in derived
+    assert derived["alarms"] == ["task-api-staging-5xx", "task-api-staging-p99"]
+    assert derived["image.repository"] == "task-api"
+    assert derived["task_definition.vars.execution_role_arn"].endswith(":role/task-api-staging-execution")
+    assert derived["task_definition.vars.log_group"] == "/ecs/task-api-staging"
+
+
+def _push_image(tag: str) -> str:
+    """An image in the repository terraform created (what `pipeline-py push` would leave there)."""
+    ecr = client("ecr")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"digest": "sha256:" + "c" * 64, "size": 10,
+                                      "mediaType": "application/vnd.docker.container.image.v1+json"},
+                           "layers": []})
+    ecr.put_image(repositoryName="task-api", imageManifest=manifest, imageTag=tag)
+    return ecr.describe_repositories(repositoryNames=["task-api"])["repositories"][0]["repositoryUri"] + f":{tag}"
+
+
+def test_rolling_deploy_onto_the_services_terraform_created(staging: TfProject) -> None:
+    image = _push_image("v1")
+    res = staging.cli("staging", "deploy", "--image", image)
+    assert res.code == 0, res.stderr[-3000:]
+    result = res.json
+    assert result["status"] == "succeeded" and result["strategy"] == "rolling"
+    ecs = client("ecs")
+    svc = ecs.describe_services(cluster="task-api-staging", services=["task-api-staging-blue"])["services"][0]
+    assert svc["taskDefinition"] == result["task_definition_arn"]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    assert td["family"] == "task-api-staging" and td["revision"] >= 2
+    assert td["containerDefinitions"][0]["image"] == image
+    assert td["executionRoleArn"] == outputs(staging)["execution_role_arn"]
+    wait_for(lambda: ecs.describe_services(cluster="task-api-staging", services=["task-api-staging-blue"])[
+        "services"][0]["runningCount"] == 1, what="the deployed task to run")
+
+
+def test_plan_after_a_deploy_leaves_pipeline_owned_attributes_alone(staging: TfProject) -> None:
+    """terraform and the pipeline do not fight: a plan after a deploy (new revision, weights moved)
+    keeps the deployed revision, the count and the listener weights."""
+    out = outputs(staging)
+    ecs, elb = client("ecs"), client("elbv2")
+    deployed = ecs.describe_services(cluster="task-api-staging", services=["task-api-staging-blue"])[
+        "services"][0]["taskDefinition"]
+    tgs = out["target_group_arns"]
+    elb.modify_listener(ListenerArn=out["production_listener_arn"], DefaultActions=[{
+        "Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": tgs["blue"], "Weight": 20}, {"TargetGroupArn": tgs["green"], "Weight": 80}]}}])
+
+    res = staging.cli("staging", "terraform", "plan", "--plan-file", str(staging.root / "after-deploy.tfplan"))
+    assert res.code == 0, res.stderr[-3000:]
+    touched = {a for addrs in res.json["summary"]["addresses"].values() for a in addrs} \
+        if res.json["summary"]["has_changes"] else set()
+    assert "module.alb.aws_lb_listener.production" not in touched
+    assert "module.alb.aws_lb_listener.test" not in touched
+    assert not {a for a in touched if "aws_ecs_task_definition" in a}
+    assert res.json["summary"]["replace"] == res.json["summary"]["destroy"] == 0
+    plan = plan_json(staging, str(staging.root / "after-deploy.tfplan"))
+    blue = 'module.ecs_service.aws_ecs_service.this["blue"]'
+    svc = next(rc for rc in plan["resource_changes"] if rc["address"] == blue)
+    assert svc["change"]["after"]["task_definition"] == deployed
+    assert svc["change"]["after"]["desired_count"] == svc["change"]["before"]["desired_count"]
+
+
+def test_destroy_guard_refuses_replacing_the_database(staging: TfProject) -> None:
+    plan_file = staging.root / "rename-db-user.tfplan"
+    res = staging.cli("staging", "terraform", "plan", "--plan-file", str(plan_file), "--var", "db_username=app_owner")
+    assert res.code == 1, res.stderr[-3000:]
+    refused = res.json
+    assert refused["status"] == "refused"
+    assert {"address": RDS, "type": "aws_db_instance", "action": "replace"} in refused["protected"]
+    assert RDS in refused["summary"]["addresses"]["replace"]
+    assert "username" in json.dumps(refused["summary"].get("replace_reasons", {})) or refused["summary"]["replace"]
+    assert RDS in refused["message"] and "--allow-destroy" in refused["message"]
+    assert not plan_file.exists(), "a refused plan must not be left around to apply"
+    again = staging.cli("staging", "terraform", "apply", "--plan-file", str(plan_file))
+    assert again.code == 2 and "refused" in again.json["message"]
+
+    allowed = staging.cli("staging", "terraform", "plan", "--plan-file", str(plan_file), "--allow-destroy",
+                          "--var", "db_username=app_owner")
+    assert allowed.code == 0, allowed.stderr[-3000:]
+    assert allowed.json["allow_destroy"] is True and allowed.json["protected"]
+    preview = staging.cli("staging", "--dry-run", "terraform", "apply", "--plan-file", str(plan_file))
+    assert preview.code == 0, preview.stderr[-2000:]
+    assert preview.json["applied"] is False and preview.json["dry_run"] is True
+    assert RDS in preview.json["summary"]["addresses"]["replace"]
+    db = client("rds").describe_db_instances(DBInstanceIdentifier="task-api-staging")["DBInstances"][0]
+    assert db["MasterUsername"] == "app_admin"
+
+
+def test_state_lock_held_by_another_process(staging: TfProject) -> None:
+    """Another terraform (an apply waiting for approval) holds the DynamoDB lock: plan waits
+    lock_timeout, then fails naming the holder from the lock info."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_IN_AUTOMATION", "TF_INPUT")}
+    holder = subprocess.Popen(
+        ["terraform", "apply", "-no-color", "-var-file=local-stack.tfvars", "-var=log_retention_days=14"],
+        cwd=staging.staging_dir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    dynamo = client("dynamodb")
+    lock_id = f"{STATE_BUCKET}/{STATE_KEY}"
+    try:
+        item = wait_for(lambda: dynamo.get_item(TableName="task-api-terraform-locks",
+                                                Key={"LockID": {"S": lock_id}}).get("Item"),
+                        timeout=60, interval=0.2, what="the other terraform to take the state lock")
+        info = json.loads(item["Info"]["S"])
+        res = staging.cli("staging", "terraform", "plan", "--plan-file", str(staging.root / "locked.tfplan"))
+    finally:
+        holder.communicate("no\n", timeout=120)
+    assert res.code == 1, res.stderr[-3000:]
+    lock = res.json["lock"]
+    assert lock["id"] == info["ID"] and lock["operation"] == "OperationTypeApply"
+    assert lock["who"] == info["Who"]
+    assert info["Who"] in res.json["message"] and "apply" in res.json["message"]
+    assert "waited 2s" in res.json["message"]
+    assert not dynamo.get_item(TableName=LOCK_TABLE, Key={"LockID": {"S": lock_id}}).get("Item"), \
+        "the holder released its lock"
+
+
+def test_stale_plan_is_refused(staging: TfProject) -> None:
+    first, second = staging.root / "first.tfplan", staging.root / "second.tfplan"
+    a = staging.cli("staging", "terraform", "plan", "--plan-file", str(first), "--var", "log_retention_days=14")
+    b = staging.cli("staging", "terraform", "plan", "--plan-file", str(second), "--var", "log_retention_days=60")
+    assert a.code == 0 and b.code == 0, (a.stderr[-2000:], b.stderr[-2000:])
+    assert "module.ecs_service.aws_cloudwatch_log_group.this" in a.json["summary"]["addresses"]["change"]
+    applied = staging.cli("staging", "terraform", "apply", "--plan-file", str(second))
+    assert applied.code == 0, applied.stderr[-3000:]
+    stale = staging.cli("staging", "terraform", "apply", "--plan-file", str(first))
+    assert stale.code == 1
+    assert stale.json["stale"] is True and stale.json["applied"] is False
+    assert "stale" in stale.json["message"]
+    group = client("logs").describe_log_groups(logGroupNamePrefix="/ecs/task-api-staging")["logGroups"][0]
+    assert group["retentionInDays"] == 60
+
+
+def test_invalid_tfvars_is_bad_input_quoting_terraform(staging: TfProject) -> None:
+    (staging.staging_dir / "one-az.tfvars").write_text("az_count = 1\n")
+    res = staging.cli("staging", "--set", "terraform.var_files=[local-stack.tfvars, one-az.tfvars]",
+                      "terraform", "plan", "--plan-file", str(staging.root / "bad.tfvars.tfplan"))
+    assert res.code == 2, res.stderr[-3000:]
+    assert res.json["error"] == "bad_input"
+    assert "az_count must be between 2 and 6" in res.json["message"]
+    assert "Invalid value for variable" in res.json["message"]
+    assert not (staging.root / "bad.tfvars.tfplan").exists()

@@ -1,0 +1,236 @@
+"""Blue-green, canary and linear deploys on the local stack: the listener's weights, the services'
+desired counts and the JSON result are asserted after every scenario."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import REPO, run_cli
+from tests.integration.deploy_fixtures import Project, client, project, service
+
+__all__ = ["project"]
+
+
+def weights(p: Project) -> dict[str, int]:
+    listener = client("elbv2").describe_listeners(ListenerArns=[p.infra.listeners["80"]])["Listeners"][0]
+    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    colour = {p.infra.target_groups["blue"]: "blue", p.infra.target_groups["green"]: "green"}
+    return {colour[g["TargetGroupArn"]]: g["Weight"] for g in groups}
+
+
+def desired(name: str) -> int:
+    return service(name)["desiredCount"]
+
+
+def deploy(p: Project, strategy: str, *extra: str) -> Any:
+    return run_cli(*p.args("--json", "deploy", "--strategy", strategy, "--image", "task-api:v2", *extra))
+
+
+def test_canary_good_version_promoted_through_every_step(project: Project) -> None:
+    r = deploy(project, "canary")
+    assert r.code == 0, r.stderr
+    res = r.json
+    assert res["status"] == "succeeded"
+    assert [a["weight"] for a in res["analysis"]] == [10, 25, 50, 100]
+    assert all(a["result"] == "pass" for a in res["analysis"])
+    assert all(s["canary"]["requests"] > 0 for a in res["analysis"] for s in a["samples"])
+    assert [w["green"] for w in res["weight_changes"]] == [10, 25, 50, 100]
+    assert weights(project) == {"blue": 0, "green": 100}
+    assert desired("task-api-green") == 2 and desired("task-api-blue") == 0
+    assert res["new_colour"] == "green" and res["live_colour"] == "blue"
+
+
+def test_linear_uses_equal_steps(project: Project) -> None:
+    project.write(canary={"linear_step": 50, "bake_seconds": 1})
+    r = deploy(project, "linear")
+    assert r.code == 0, r.stderr
+    assert [w["green"] for w in r.json["weight_changes"]] == [50, 100]
+    assert weights(project) == {"blue": 0, "green": 100}
+
+
+def test_elevated_5xx_rolled_back_at_the_first_step(project: Project) -> None:
+    r = deploy(project, "canary", "--var", "scenario=error-rate=0.2")
+    assert r.code == 1, r.stderr
+    res = r.json
+    assert res["status"] == "rolled_back"
+    assert [a["weight"] for a in res["analysis"]] == [10]
+    assert res["analysis"][0]["result"] == "fail"
+    bad = [s for s in res["analysis"][0]["samples"] if s["result"] == "fail"]
+    assert bad and all(s["canary"]["error_rate"] > 0.05 for s in bad)
+    assert "5XX rate" in res["reason"]
+    assert weights(project) == {"blue": 100, "green": 0}
+    assert desired("task-api-green") == 0 and desired("task-api-blue") == 2
+    assert "analysis at 10%: FAIL" in r.stderr
+
+
+def test_high_p99_rolled_back(project: Project) -> None:
+    r = deploy(project, "canary", "--var", "scenario=p99-ms=900")
+    assert r.code == 1, r.stderr
+    assert "p99" in r.json["reason"]
+    assert weights(project) == {"blue": 100, "green": 0}
+    assert desired("task-api-green") == 0
+
+
+@pytest.mark.parametrize("policy, code", [("fail", 1), ("pass", 0)])
+def test_low_traffic_guard(project: Project, policy: str, code: int) -> None:
+    project.write(canary={"steps": [50, 100], "bake_seconds": 1,
+                          "analysis": {"min_requests": 10_000_000, "inconclusive": policy}})
+    r = deploy(project, "canary")
+    assert r.code == code, r.stderr
+    samples = [s for a in r.json["analysis"] for s in a["samples"]]
+    assert samples and all(s["result"] == "inconclusive" for s in samples)
+    if policy == "fail":
+        assert "inconclusive" in r.json["reason"]
+        assert weights(project) == {"blue": 100, "green": 0}
+    else:
+        assert weights(project) == {"blue": 0, "green": 100}
+
+
+def test_alarm_during_canary_bake(project: Project) -> None:
+    project.write(alarms=["task-api-local-5xx"], canary={"bake_seconds": 30})
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline_py",
+                             *project.args("--json", "deploy", "--strategy", "canary", "--image", "task-api:v2")],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "analysing green at 10%" in line:
+            client("cloudwatch").set_alarm_state(AlarmName="task-api-local-5xx", StateValue="ALARM",
+                                                 StateReason="Threshold Crossed (test)")
+            break
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    res = json.loads(out)
+    assert res["status"] == "rolled_back" and "task-api-local-5xx" in res["reason"]
+    assert weights(project) == {"blue": 100, "green": 0}
+
+
+def test_blue_green_switches_in_one_step_and_scales_the_old_colour_down(project: Project) -> None:
+    r = deploy(project, "blue-green")
+    assert r.code == 0, r.stderr
+    res = r.json
+    assert res["weight_changes"] == [{"blue": 0, "green": 100}]
+    assert weights(project) == {"blue": 0, "green": 100}
+    assert desired("task-api-blue") == 0 and desired("task-api-green") == 2
+    # the next deploy goes to blue: the live colour is read from the listener
+    r2 = deploy(project, "blue-green", "--var", "version=3")
+    assert r2.code == 0, r2.stderr
+    assert r2.json["new_colour"] == "blue"
+    assert weights(project) == {"blue": 100, "green": 0}
+
+
+class _Failing(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(500)
+        self.end_headers()
+        self.wfile.write(b"broken")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/health"
+    server.shutdown()
+
+
+def test_blue_green_smoke_failure_never_takes_traffic(project: Project, failing_url: str) -> None:
+    project.write(blue_green={"test_url": failing_url}, smoke={"url": failing_url, "retries": 2, "interval": 0.1})
+    r = deploy(project, "blue-green")
+    assert r.code == 1, r.stderr
+    res = r.json
+    assert res["status"] == "rolled_back" and res["failure_cause"] == "smoke"
+    assert "HTTP 500" in res["reason"]
+    assert "weight_changes" not in res or all(w["green"] == 0 for w in res["weight_changes"])
+    assert weights(project) == {"blue": 100, "green": 0}
+    assert desired("task-api-green") == 0
+    assert requests.get(failing_url, timeout=5).status_code == 500
+
+
+def test_weight_verification_failure_rolls_back(project: Project, aws: Any) -> None:
+    """The local stack's fault injection makes the listener ignore the next weight changes: the
+    read-back must catch it, and the deploy must fail instead of believing the API call."""
+    fault = {"elbv2.ignore_weight_changes": 5}
+    requests.post(aws.url + "/_pipeline_py/faults", json=fault, timeout=5).raise_for_status()
+    project.write(blue_green={"verify_retries": 3})
+    r = deploy(project, "canary")
+    assert r.code in (1, 3), r.stderr
+    assert "did not take effect" in r.json["reason"]
+    assert weights(project) == {"blue": 100, "green": 0}
+
+
+def test_abort_signal_mid_shift_restores_stable(project: Project) -> None:
+    project.write(canary={"bake_seconds": 30})
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline_py",
+                             *project.args("--json", "deploy", "--strategy", "canary", "--image", "task-api:v2")],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "weights now" in line and "green 10%" in line:
+            assert weights(project) == {"blue": 90, "green": 10}
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    res = json.loads(out)
+    assert res["status"] == "rolled_back" and "SIGTERM" in res["reason"]
+    assert weights(project) == {"blue": 100, "green": 0}
+    assert desired("task-api-green") == 0
+
+
+def test_pause_then_promote(project: Project) -> None:
+    r = deploy(project, "canary", "--pause-at", "25")
+    assert r.code == 0, r.stderr
+    assert r.json["status"] == "paused"
+    assert weights(project) == {"blue": 75, "green": 25}
+    tags = {t["key"]: t["value"] for t in service("task-api-green")["tags"]}
+    assert tags["pipeline-py:rollout"] == "paused" and tags["pipeline-py:rollout-stable"] == "blue"
+    again = deploy(project, "canary")
+    assert again.code == 2 and "paused" in again.json["message"]
+    p = run_cli(*project.args("--json", "deploy", "promote"))
+    assert p.code == 0, p.stderr
+    assert p.json["status"] == "succeeded"
+    assert [a["weight"] for a in p.json["analysis"]] == [50, 100]
+    assert weights(project) == {"blue": 0, "green": 100}
+    assert desired("task-api-blue") == 0
+    assert "pipeline-py:rollout" not in {t["key"] for t in service("task-api-green").get("tags", [])}
+
+
+def test_pause_then_abort(project: Project) -> None:
+    r = deploy(project, "canary", "--pause-at", "10")
+    assert r.code == 0 and r.json["status"] == "paused", r.stderr
+    assert weights(project) == {"blue": 90, "green": 10}
+    a = run_cli(*project.args("--json", "deploy", "abort"))
+    assert a.code == 1, a.stderr
+    assert a.json["status"] == "rolled_back" and "aborted by request at 10%" in a.json["reason"]
+    assert weights(project) == {"blue": 100, "green": 0}
+    assert desired("task-api-green") == 0 and desired("task-api-blue") == 2
+
+
+def test_bad_input(project: Project) -> None:
+    cases = [
+        (["--set", "canary.steps=[10, 50]"], "steps must end at 100"),
+        (["--set", "canary.steps=[50, 25, 100]"], "steps must be increasing"),
+        (["--set", "canary.analysis.max_error_rate=2"], "max_error_rate"),
+        (["--set", "blue_green.services.green=null"], "missing: blue_green.services.green"),
+    ]
+    for extra, text in cases:
+        r = run_cli(*project.args("--json", *extra, "deploy", "--strategy", "canary", "--image", "x"))
+        assert r.code == 2, (extra, r.stderr)
+        assert text in r.json["message"], (extra, r.json["message"])
+    assert weights(project) == {"blue": 100, "green": 0}
+    r = run_cli(*project.args("--json", "deploy", "--strategy", "blue-green", "--image", "x", "--pause-at", "50"))
+    assert r.code == 2 and "canary and linear" in r.json["message"]

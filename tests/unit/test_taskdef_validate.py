@@ -1,0 +1,207 @@
+"""Validation: botocore's RegisterTaskDefinition model (with field paths) and the ECS rules."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from pipeline_py import taskdef
+from pipeline_py.errors import BadInput
+
+
+def td(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "family": "svc-staging",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [
+            {"name": "app", "image": "repo/app:1", "essential": True, "portMappings": [{"containerPort": 8080}]},
+        ],
+    }
+    base.update(over)
+    return base
+
+
+def with_containers(*containers: dict[str, Any], **over: Any) -> dict[str, Any]:
+    return td(containerDefinitions=list(containers), **over)
+
+
+def problems(d: dict[str, Any], **kw: Any) -> list[str]:
+    return taskdef.problems(d, **kw)
+
+
+def test_valid_definition_passes() -> None:
+    taskdef.validate(td())
+    assert problems(td()) == []
+
+
+def test_botocore_type_error_carries_the_field_path() -> None:
+    d = td()
+    d["containerDefinitions"][0]["portMappings"][0]["containerPort"] = "8080"
+    assert problems(d) == [
+        "containerDefinitions[0].portMappings[0].containerPort: Invalid type for parameter "
+        "containerDefinitions[0].portMappings[0].containerPort, value: 8080, type: <class 'str'>, "
+        "valid types: <class 'int'>"
+    ]
+
+
+def test_botocore_unknown_and_missing_fields() -> None:
+    d = td()
+    d["containerDefinitions"][0]["envirnoment"] = []
+    d["containerDefinitions"].append({"image": "x"})
+    del d["family"]
+    errs = problems(d)
+    assert "family: Missing required parameter in input: \"family\"" in errs
+    assert any(e.startswith('containerDefinitions[0].envirnoment: Unknown parameter in containerDefinitions[0]: '
+                            '"envirnoment", must be one of: name, image') for e in errs)
+
+
+def test_integer_cpu_gets_a_hint() -> None:
+    (err,) = problems(td(cpu=256))
+    assert err.startswith("cpu: Invalid type for parameter cpu") and 'write "cpu": "{{ cpu }}"' in err
+
+
+def test_validate_raises_bad_input_with_source_and_every_problem() -> None:
+    d = td(memory="4096")
+    d["containerDefinitions"].append({"name": "app", "image": "x"})
+    with pytest.raises(BadInput) as info:
+        taskdef.validate(d, "deploy/td.json.j2")
+    lines = info.value.message.splitlines()
+    assert lines[0] == "deploy/td.json.j2: invalid task definition:"
+    assert len(lines) == 3
+
+
+def _fargate_table() -> list[tuple[int, int, bool]]:
+    cases = []
+    for cpu, mems in taskdef.FARGATE_SIZES.items():
+        cases += [(cpu, mems[0], True), (cpu, mems[-1], True), (cpu, mems[0] - 512, False),
+                  (cpu, mems[-1] + (mems[1] - mems[0]), False)]
+    return cases
+
+
+@pytest.mark.parametrize(("cpu", "memory", "ok"), _fargate_table())
+def test_fargate_cpu_memory_table(cpu: int, memory: int, ok: bool) -> None:
+    errs = problems(td(cpu=str(cpu), memory=str(memory)))
+    assert (errs == []) is ok, errs
+
+
+@pytest.mark.parametrize(("cpu", "memory", "ok"), [
+    (256, 1536, False),   # 256 allows 512/1024/2048 only
+    (512, 1536, False),   # step 1024
+    (8192, 20480, True),  # 16384 + 4096
+    (8192, 17408, False),
+    (16384, 40960, True),  # 32768 + 8192
+    (16384, 36864, False),
+])
+def test_fargate_steps(cpu: int, memory: int, ok: bool) -> None:
+    assert (problems(td(cpu=str(cpu), memory=str(memory))) == []) is ok
+
+
+def test_fargate_vcpu_and_gb_forms() -> None:
+    assert problems(td(cpu="0.25 vCPU", memory="1 GB")) == []
+    assert problems(td(cpu="1 vcpu", memory="2GB")) == []
+    assert problems(td(cpu="3 vCPU", memory="8 GB")) == [
+        "cpu: 3072 is not a Fargate CPU size (valid: 256, 512, 1024, 2048, 4096, 8192, 16384)"]
+    assert problems(td(cpu="lots")) == ["cpu: 'lots' is not a CPU size (CPU units like \"256\", or \"0.25 vCPU\")"]
+
+
+def test_fargate_requires_awsvpc_and_sizes() -> None:
+    d = td(networkMode="bridge")
+    del d["cpu"]
+    assert problems(d) == ['networkMode: Fargate requires "awsvpc", got \'bridge\'',
+                           "cpu: Fargate requires a task-level cpu"]
+
+
+def test_ec2_only_skips_fargate_rules_but_needs_container_memory() -> None:
+    d = td(requiresCompatibilities=["EC2"], networkMode="bridge")
+    d.pop("cpu")
+    d.pop("memory")
+    assert problems(d) == ["containerDefinitions[0]: needs memory or memoryReservation when the task has no "
+                           "task-level memory (app)"]
+    d["containerDefinitions"][0]["memoryReservation"] = 256
+    assert problems(d) == []
+
+
+def test_at_least_one_essential_container() -> None:
+    d = with_containers({"name": "a", "image": "x", "essential": False},
+                        {"name": "b", "image": "x", "essential": False})
+    assert problems(d) == ["containerDefinitions: at least one container must be essential "
+                           "(essential defaults to true)"]
+    assert problems(with_containers({"name": "a", "image": "x"}, {"name": "b", "image": "x", "essential": False})) == []
+
+
+def test_container_names_unique_and_well_formed() -> None:
+    d = with_containers({"name": "app", "image": "x"}, {"name": "app", "image": "y"},
+                        {"name": "bad name", "image": "z"})
+    assert problems(d) == [
+        "containerDefinitions: container name 'app' is used 2 times (names must be unique)",
+        "containerDefinitions[2].name: 'bad name' may only contain letters, digits, '-' and '_' (1–255)",
+    ]
+
+
+def test_no_containers_and_missing_image() -> None:
+    assert problems(with_containers()) == ["containerDefinitions: at least one container is required"]
+    assert problems(with_containers({"name": "app"})) == [
+        "containerDefinitions[0].image: every container needs an image (app)"]
+    assert problems(with_containers({"name": "app", "image": "x"}, {"image": "y"})) == [
+        "containerDefinitions[1].name: every container needs a name"]
+
+
+def test_sidecars_addressed_by_name() -> None:
+    d = with_containers(
+        {"name": "app", "image": "x", "portMappings": [{"containerPort": 8080}]},
+        {"name": "envoy", "image": "y", "essential": False,
+         "dependsOn": [{"containerName": "app", "condition": "START"}]},
+    )
+    assert problems(d) == []
+    d["containerDefinitions"][1]["dependsOn"][0]["containerName"] = "ap"
+    assert problems(d) == ["containerDefinitions[1].dependsOn[0].containerName: no container named 'ap' "
+                           "(containers: app, envoy)"]
+
+
+def test_load_balancer_container_and_port() -> None:
+    d = with_containers({"name": "app", "image": "x", "portMappings": [{"containerPort": 8080}]},
+                        {"name": "side", "image": "y", "essential": False})
+    assert problems(d, lb_container="app", lb_port=8080) == []
+    assert problems(d, lb_container="app", lb_port=80) == [
+        "containerDefinitions[0].portMappings: the load balancer targets app:80, but the container maps 8080"]
+    assert problems(d, lb_container="side") == [
+        "containerDefinitions[1].portMappings: the load balancer targets container 'side', which maps no containerPort"]
+    assert problems(d, lb_container="web") == [
+        "containerDefinitions: the load balancer targets container 'web', which is not defined (containers: app, side)"]
+    assert problems(d, lb_port=9000) == ["containerDefinitions: the load balancer targets port 9000, which no "
+                                         "container maps"]
+
+
+def test_awsvpc_host_port_must_match() -> None:
+    d = td()
+    d["containerDefinitions"][0]["portMappings"][0]["hostPort"] = 80
+    assert problems(d) == ["containerDefinitions[0].portMappings[0].hostPort: must equal containerPort (8080) in "
+                           "awsvpc mode, got 80"]
+
+
+def test_health_check_command_form() -> None:
+    d = td()
+    d["containerDefinitions"][0]["healthCheck"] = {"command": ["curl", "-f", "http://localhost/"]}
+    assert problems(d) == ["containerDefinitions[0].healthCheck.command: must start with \"CMD\" or \"CMD-SHELL\" "
+                           "(app), got ['curl']"]
+
+
+def test_family_name() -> None:
+    assert problems(td(family="svc.prod")) == [
+        "family: 'svc.prod' may only contain letters, digits, '-' and '_' (1–255)"]
+
+
+def test_not_an_object() -> None:
+    assert problems([]) == ["(top level): a task definition is a JSON object, not list"]  # type: ignore[arg-type]
+
+
+def test_validate_does_not_modify_its_input() -> None:
+    d = td()
+    before = copy.deepcopy(d)
+    taskdef.validate(d)
+    assert d == before
