@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,6 +119,25 @@ def ensure_peers(venv: Path | None = None) -> Peers:
 # ---------------------------------------------------------------- the local stack
 
 
+class StampedCounter(Counter):
+    """The in-process server's request counter, also remembering when each request arrived and what
+    it was (``(time, "service.Operation")``), so a run's calls can be split by phase."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.log: list[tuple[float, str]] = []
+        super().__init__(*args, **kwargs)
+        self.log.clear()
+
+    def __setitem__(self, key: str, value: int) -> None:
+        if value > self.get(key, 0):
+            self.log.append((time.time(), key))
+        super().__setitem__(key, value)
+
+    def clear(self) -> None:
+        super().clear()
+        self.log.clear()
+
+
 class Stack:
     """The endpoint every tool talks to, its request counter, and the environment for children.
 
@@ -133,6 +153,7 @@ class Stack:
         self.external = False
         self.tmp = Path(tempfile.mkdtemp(prefix="pipeline-py-bench-"))
         self.env: dict[str, str] = {}
+        self.counter: StampedCounter | None = None
 
     def __enter__(self) -> Stack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -144,6 +165,9 @@ class Stack:
 
             self.server = LocalServer("127.0.0.1", 0).start()
             self.url = self.server.url
+            middleware = getattr(getattr(self.server, "_server", None), "app", None)
+            if isinstance(getattr(middleware, "requests", None), Counter):
+                self.counter = middleware.requests = StampedCounter(middleware.requests)
         from pipeline_py.local.stack import aws_environment
 
         aws = {**aws_environment(self.url, REGION),
@@ -187,6 +211,10 @@ class Stack:
 
     def requests(self) -> dict[str, Any]:
         return requests.get(self.url + "/_pipeline_py/requests", timeout=10).json()
+
+    def request_log(self) -> list[tuple[float, str]] | None:
+        """Every AWS request since the last reset, in arrival order (in-process stack only)."""
+        return list(self.counter.log) if self.counter is not None else None
 
 
 
@@ -261,6 +289,7 @@ class Project:
 
     dir: Path
     config: Path = field(init=False)
+    settings: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.config = self.dir / "pipeline.yaml"
@@ -271,6 +300,7 @@ class Project:
         data = yaml.safe_load((EXAMPLE / "pipeline.yaml").read_text(encoding="utf-8"))
         env = _merge(_merge(data["environments"]["local"], BENCH_ENV), overrides)
         data["environments"] = {"local": env}
+        self.settings = env
         self.config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return self.config
 
@@ -365,16 +395,24 @@ def run_tool(argv: Sequence[str], *, env: dict[str, str], timeout: float, cwd: P
                threading.Thread(target=reap, daemon=True)]
     for t in threads:
         t.start()
-    threads[2].join(timeout)
+
+    def stop() -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            threads[2].join(10.0)
+            if not threads[2].is_alive():
+                return
+
+    try:
+        threads[2].join(timeout)
+    except BaseException:  # Ctrl-C: the child has its own session and would not get the signal
+        stop()
+        raise
     killed_after = None
     if threads[2].is_alive():
         killed_after = time.time() - started
-        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            threads[2].join(grace)
-            if not threads[2].is_alive():
-                break
+        stop()
     for t in threads[:2]:
         t.join(5)
     with lock:

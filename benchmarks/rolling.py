@@ -143,12 +143,23 @@ def steady_events(after: float) -> list[float]:
                   if e["message"] == h.STEADY_EVENT and h.ts(e["createdAt"]) > after)
 
 
+# ecs-deploy's closing words on a failed deploy, most specific first.
+ECS_DEPLOY_SAYS = (("Rollback failed", "'Rollback failed. Please check ECS Console'"),
+                   ("has been rolled back", "'Deployment failed, but service has been rolled back'"),
+                   ("Deployment Failed!", "'Deployment Failed! <rolloutStateReason>'"),
+                   ("Deployment failed", "'Deployment failed'"))
+
+
 def verdict(tool: str, run: h.ToolRun, result: dict[str, Any] | None) -> str:
     if run.killed_after is not None:
         return f"none: still waiting, stopped by the harness after {run.killed_after:.0f} s"
     if tool == "pipeline-py" and result:
         return f"exit {run.code}: {result.get('status')}"
-    return f"exit {run.code}: " + ("success" if run.code == 0 else "failure")
+    text = f"exit {run.code}: " + ("success" if run.code == 0 else "failure")
+    if tool == "ecs-deploy" and run.code:
+        says = next((quote for key, quote in ECS_DEPLOY_SAYS if key in run.stderr), None)
+        text += f", {says}" if says else ""
+    return text
 
 
 def measure(tool: str, scenario: str, project: h.Project, peers: h.Peers, stack: h.Stack,

@@ -179,7 +179,15 @@ class RunTaskConfig(Model):
 
 
 class TerraformConfig(Model):
-    dir: str = "terraform/environments/{env}"
+    dir: str = Field(
+        "terraform/environments/{env}",
+        description="the environment's directory: its backend.hcl, terraform.tfvars and plan files ({env} is "
+        "replaced; relative to the config file)",
+    )
+    root: str | None = Field(
+        None, description="the root module terraform runs in, shared by the environments ({env} is replaced; "
+        "relative to the config file); unset = dir (one root module per environment)"
+    )
     backend_config: str | dict[str, str] | None = Field(
         None, description="a backend .hcl file (relative to dir) or key/value pairs; unset = dir/backend.hcl if present"
     )

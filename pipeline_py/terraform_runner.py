@@ -181,7 +181,11 @@ def redact_vars(args: Sequence[str]) -> list[str]:
 
 
 class Terraform:
-    """One working directory's terraform, as a context manager (the CLI config file is temporary)."""
+    """One root module's terraform, as a context manager (the CLI config file is temporary).
+
+    ``workdir`` is the root module. With ``cwd`` (another directory, e.g. the environment's) terraform
+    runs there as ``terraform -chdir=<workdir>``; ``data_dir`` becomes its ``TF_DATA_DIR``.
+    """
 
     def __init__(
         self,
@@ -194,8 +198,12 @@ class Terraform:
         binary: str = "terraform",
         parallelism: int | None = None,
         color: bool | None = None,
+        cwd: Path | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.workdir = workdir
+        self.cwd = cwd or workdir
+        self.data_dir = data_dir
         self.reporter = reporter
         self.environ = dict(os.environ if environ is None else environ)
         self.mirror = mirror
@@ -221,6 +229,8 @@ class Terraform:
         if self._env is None:
             env = dict(self.environ)
             env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"})
+            if self.data_dir is not None:
+                env["TF_DATA_DIR"] = str(self.data_dir)
             config = self._cli_config_text(env)
             if config is not None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="pipeline-py-tf-")
@@ -245,14 +255,26 @@ class Terraform:
 
     # -- running -----------------------------------------------------------------------------
 
+    @property
+    def chdir(self) -> bool:
+        return self.cwd != self.workdir
+
     def command(self, *args: str) -> list[str]:
-        argv = [self.binary, *args]
-        if not self.color and args and args[0] not in ("version", "output", "show", "fmt"):
-            argv.insert(2, "-no-color")
-        return argv
+        sub, rest = (args[0], list(args[1:])) if args else (None, [])
+        argv = [self.binary, *([f"-chdir={self.workdir}"] if self.chdir else []), *([sub] if sub else [])]
+        if not self.color and sub and sub not in ("version", "output", "show", "fmt"):
+            argv.append("-no-color")
+        return argv + rest
 
     def display(self, argv: Sequence[str]) -> str:
-        return " ".join(redact_vars(argv))
+        """The command line as a person would type it (TF_DATA_DIR included; secret -var values hidden)."""
+        prefix = f"TF_DATA_DIR={self.data_dir} " if self.data_dir is not None else ""
+        return prefix + " ".join(redact_vars(argv))
+
+    def hint(self, *args: str) -> str:
+        """A command for a person to run by hand, and where."""
+        line = self.display([self.binary, *([f"-chdir={self.workdir}"] if self.chdir else []), *args])
+        return f"`{line}`" + ("" if self.chdir else f" in {self.workdir}")
 
     def run(self, *args: str, capture_stdout: bool = False, quiet: bool = False) -> Completed:
         """Run terraform in the working directory; stream its lines unless ``quiet``."""
@@ -262,7 +284,7 @@ class Terraform:
             self.reporter.detail(f"$ {self.display(argv)}")
         proc = subprocess.Popen(
             [binary, *argv[1:]],
-            cwd=self.workdir,
+            cwd=self.cwd,
             env=self.env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -342,14 +364,18 @@ class Terraform:
                                             "\n".join(done.output.strip().splitlines()[-15:]))]
         result: dict[str, Any] = {"diagnostics": [d.to_dict() for d in errors[:5]], "terraform_exit_code": done.code}
         lock = lock_info(done.output)
+        if lock is not None and not (lock.get("id") or lock.get("who")):
+            return OperationFailed(f"terraform could not take the state lock (not held by anyone it could name):\n"
+                                   f"{_quote(errors)}", result=result)
         if lock is not None:
             result["lock"] = lock
-            who = lock.get("who", "someone")
-            what = lock.get("operation", "an operation").replace("OperationType", "").lower() or "an operation"
+            who = lock.get("who") or "someone"
+            what = lock.get("operation", "").replace("OperationType", "").lower()
+            what = {"": "an operation", "invalid": "a console or state command"}.get(what, what)
             return OperationFailed(
                 f"terraform state is locked by {who} ({what}, since {lock.get('created', '?')}, lock ID "
                 f"{lock.get('id', '?')}); waited {self.lock_timeout:g}s. If that run is dead, release it with "
-                f"`terraform force-unlock {lock.get('id', 'ID')}` in {self.workdir}",
+                f"{self.hint('force-unlock', lock.get('id', 'ID'))}",
                 result=result,
             )
         if any(d.summary.startswith("Saved plan is stale") for d in errors):

@@ -2,7 +2,7 @@
 
 With ``from_terraform_outputs: true`` the deploy reads ``terraform output -json`` in the
 environment's terraform directory and maps outputs onto config paths. ``DEFAULT_OUTPUTS_MAP``
-matches the outputs of ``terraform/environments/*``; ``terraform.outputs_map`` adds to it or
+matches the outputs of the root module ``terraform/stack``; ``terraform.outputs_map`` adds to it or
 overrides it (``''`` drops a default). A reference is an output name, optionally followed by
 ``.key`` / ``.0`` steps into maps and lists.
 

@@ -28,8 +28,11 @@ def _setup(ctx: Context) -> tuple[Any, terraform_env.TfEnv]:
 
 
 def _base(tfenv: terraform_env.TfEnv) -> dict[str, Any]:
-    return {"env": tfenv.env, "dir": str(tfenv.dir), "backend_config": tfenv.describe_backend(),
-            "plugin_dir": tfenv.mirror.to_dict() if tfenv.mirror else None}
+    return tfenv.to_dict()
+
+
+def _where(tfenv: terraform_env.TfEnv) -> str:
+    return f"{tfenv.root} with {tfenv.dir}" if tfenv.shared else str(tfenv.dir)
 
 
 def _plan_file(args: argparse.Namespace, tfenv: terraform_env.TfEnv) -> Path:
@@ -66,7 +69,7 @@ def init(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
         argv = tf.command(*terraform_env.init_args(tfenv, upgrade=args.upgrade))
         if ctx.dry_run:
             return {**_base(tfenv), "commands": [tf.display(argv)]}
-        ctx.reporter.step(f"terraform init {tfenv.env}: {tfenv.dir}")
+        ctx.reporter.step(f"terraform init {tfenv.env}: {_where(tfenv)}")
         terraform_env.init(tf, tfenv, upgrade=args.upgrade)
         return {**_base(tfenv), "backend": tfenv.backend_type, "terraform_version": tf.version()}
 
@@ -74,7 +77,7 @@ def init(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 def plan(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     settings, tfenv = _setup(ctx)
     plan_file = _plan_file(args, tfenv)
-    var_args = [*(f"-var-file={f}" for f in tfenv.var_files), *_var_args(args.var)]
+    var_args = [*terraform_env.var_file_args(tfenv), *_var_args(args.var)]
     with terraform_env.terraform(ctx, settings, tfenv) as tf:
         plan_args = ["plan", "-input=false", "-detailed-exitcode", *tf.lock_args(), *tf.parallelism_args(),
                      f"-out={plan_file}", *var_args]
@@ -82,7 +85,7 @@ def plan(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
             commands = [] if tfenv.initialized() else [tf.display(tf.command(*terraform_env.init_args(tfenv)))]
             commands += [tf.display(tf.command(*plan_args)), tf.display(tf.command("show", "-json", str(plan_file)))]
             return {**_base(tfenv), "plan_file": str(plan_file), "commands": commands}
-        ctx.reporter.step(f"terraform plan {tfenv.env}: {tfenv.dir}")
+        ctx.reporter.step(f"terraform plan {tfenv.env}: {_where(tfenv)}")
         terraform_env.ensure_init(tf, tfenv)
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         done = tf.run(*plan_args)
@@ -102,7 +105,7 @@ def plan(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
             "changes": summary.has_changes,
         }
         record = terraform_plan.write_record(
-            plan_file, env=tfenv.env, dir=str(tfenv.dir), allow_destroy=bool(args.allow_destroy),
+            plan_file, env=tfenv.env, dir=str(tfenv.dir), root=str(tfenv.root), allow_destroy=bool(args.allow_destroy),
             refused=refused, summary=result["summary"], protected=protected, terraform_version=tf.version(),
         )
         result["plan_record"] = str(terraform_plan.record_path(plan_file))
@@ -134,6 +137,9 @@ def apply(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
                            f"{terraform_plan.record_path(plan_file)}); plan again and review")
         if record.get("dir") not in (None, str(tfenv.dir)):
             raise BadInput(f"{plan_file} was planned in {record.get('dir')}, not in {tfenv.dir} "
+                           f"(environment {tfenv.env})")
+        if record.get("root") not in (None, str(tfenv.root)):
+            raise BadInput(f"{plan_file} was planned with the root module {record.get('root')}, not {tfenv.root} "
                            f"(environment {tfenv.env})")
     else:
         ctx.reporter.warn(f"{plan_file} has no plan record (not made by `pipeline-py terraform plan`); "
@@ -197,7 +203,8 @@ def register(subparsers: Any, add_globals: AddGlobals) -> None:
     p = add_command(sub, add_globals, "plan", plan,
                     "save a plan, summarise it, refuse destroying protected resources",
                     path=["terraform", "plan"])
-    p.add_argument("--plan-file", metavar="F", help="where to save the plan (default: <dir>/<env>.tfplan)")
+    p.add_argument("--plan-file", metavar="F",
+                   help="where to save the plan (default: <dir>/<env>.tfplan, in the environment's directory)")
     p.add_argument("--allow-destroy", action="store_true",
                    help="accept a plan that destroys or replaces protected resource types")
     p.add_argument("--var", action="append", metavar="NAME=VALUE", help="terraform -var (repeatable)")

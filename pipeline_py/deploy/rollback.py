@@ -94,10 +94,12 @@ def roll_back(
             after = ports.services.update(cluster, service, taskDefinition=target,
                                           desiredCount=snapshot.desired_count, forceNewDeployment=True)
             rollback_id = new_deployment_id(view, after)
+            view = after
             ports.reporter.info(f"rollback deployment {rollback_id} started")
         outcome = ports.watcher.watch(
             cluster, service, rollback_id,
             WatchSettings(poll_interval=poll_interval, timeout=timeout, max_failed_tasks=max_failed_tasks, alarms=[]),
+            initial=view,
         )
     except (ClientError, BotoCoreError) as exc:
         return RollbackOutcome(False, f"rollback API call failed: {exc}", None,

@@ -179,7 +179,7 @@ class RollingDeploy:
         rep, ports, r = self.report, self.ports, self.req
         assert self.deployment_id
         rep.enter("watch", f"watching deployment {self.deployment_id}")
-        outcome = ports.watcher.watch(r.cluster, r.service, self.deployment_id, r.watch_settings)
+        outcome = ports.watcher.watch(r.cluster, r.service, self.deployment_id, r.watch_settings, initial=after)
         if not outcome.ok:
             rep.data["failure_cause"] = outcome.cause
             return outcome.reason
@@ -193,7 +193,7 @@ class RollingDeploy:
                 ports.services, ports.targets, ports.reporter, ports.clock,
                 cluster=r.cluster, service=r.service, deployment_id=self.deployment_id,
                 target_groups=view.target_groups, container_port=port,
-                timeout=max(r.timeout - rep.elapsed, r.poll_interval), poll_interval=r.poll_interval,
+                timeout=max(r.timeout - rep.elapsed, r.poll_interval), poll_interval=r.poll_interval, view=view,
             )
             rep.data["target_health"] = check.details
             if not check.ok:

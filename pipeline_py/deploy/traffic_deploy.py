@@ -27,6 +27,7 @@ from pipeline_py.deploy.ecs import ServiceView, td_label
 from pipeline_py.deploy.ports import Ports
 from pipeline_py.deploy.result import FAILED, NOT_STARTED, PAUSED, ROLLED_BACK, SUCCEEDED, DeployReport
 from pipeline_py.deploy.rolling import check_controller
+from pipeline_py.deploy.scaling import Scaling
 from pipeline_py.deploy.traffic import Topology, Traffic, TrafficError, other, resolve
 from pipeline_py.deploy.verify import smoke, verify_targets
 from pipeline_py.deploy.watch import WatchSettings, new_deployment_id
@@ -69,6 +70,7 @@ class TrafficDeploy:
         self.cluster = settings.cluster
         self.topology = Topology.from_config(resolve(ports.aws, settings.blue_green), strategy)
         self.traffic = Traffic(ports.aws, self.topology)
+        self.scaling = Scaling(ports.aws)
         self.report = DeployReport(strategy, self.cluster, f"{self.topology.services['blue']}|"
                                    f"{self.topology.services['green']}", ports.clock, ports.reporter)
         self.analyzer: Analyzer | None = None
@@ -108,6 +110,12 @@ class TrafficDeploy:
         arn = self.views()[colour].arn
         self.ports.aws.client("ecs").tag_resource(resourceArn=arn, tags=[{"key": k, "value": v}
                                                                          for k, v in tags.items()])
+
+    def _park(self, service: str) -> None:
+        """Take a colour out of service: autoscaling bounds 0/0 (if it has any), then 0 tasks."""
+        if self.scaling.bounds(self.cluster, service) is not None:
+            self.scaling.set_bounds(self.cluster, service, 0, 0)
+        self.ports.services.update(self.cluster, service, desiredCount=0)
 
     def _untag(self, colour: str) -> None:
         try:
@@ -215,12 +223,18 @@ class TrafficDeploy:
         svc = self.topology.services[r.new]
         rep.enter("prepare", f"preparing {r.new} ({svc}) with {td_label(arn)} at {count} tasks")
         ports.log.prime(new_view)
+        bounds = self.scaling.bounds(self.cluster, self.topology.services[r.stable])
+        if bounds is not None:
+            self.scaling.set_bounds(self.cluster, svc, *bounds)
+            rep.data["autoscaling"] = {"min": bounds[0], "max": bounds[1]}
+            ports.reporter.info(f"{r.new} autoscaling bounds set to {r.stable}'s: min {bounds[0]}, max {bounds[1]}")
         after = ports.services.update(self.cluster, svc, taskDefinition=arn, desiredCount=count,
                                       forceNewDeployment=True)
         self.deployment_id = new_deployment_id(new_view, after)
         rep.data["deployment_id"] = self.deployment_id
         outcome = ports.watcher.watch(self.cluster, svc, self.deployment_id,
-                                      WatchSettings(self.s.poll_interval, self.s.timeout, self.s.max_failed_tasks, []))
+                                      WatchSettings(self.s.poll_interval, self.s.timeout, self.s.max_failed_tasks, []),
+                                      initial=after)
         if not outcome.ok:
             rep.data["failure_cause"] = outcome.cause
             return outcome.reason
@@ -230,7 +244,7 @@ class TrafficDeploy:
         check = verify_targets(ports.services, ports.targets, ports.reporter, ports.clock, cluster=self.cluster,
                                service=svc, deployment_id=self.deployment_id, target_groups=[tg],
                                container_port=port, timeout=max(self.s.timeout - rep.elapsed, self.s.poll_interval),
-                               poll_interval=self.s.poll_interval)
+                               poll_interval=self.s.poll_interval, view=outcome.view)
         rep.data["target_health"] = check.details
         if not check.ok:
             rep.data["failure_cause"] = "targets"
@@ -285,7 +299,7 @@ class TrafficDeploy:
             if delay > 0:
                 ports.reporter.info(f"{r.stable} stays up for {delay:g}s for instant rollback")
                 ports.clock.sleep(delay)
-            ports.services.update(self.cluster, old_svc, desiredCount=0)
+            self._park(old_svc)
             rep.data["old_colour_scaled_down"] = True
         except Aborted:
             ports.reporter.warn(f"aborted during the scale-down delay: {r.stable} left running (traffic is on {r.new})")
@@ -305,7 +319,7 @@ class TrafficDeploy:
         except (TrafficError, ClientError, BotoCoreError) as exc:
             problems.append(f"traffic NOT restored: {exc}")
         try:
-            ports.services.update(self.cluster, self.topology.services[r.new], desiredCount=0)
+            self._park(self.topology.services[r.new])
             rep.data["new_colour_scaled_down"] = True
         except (ClientError, BotoCoreError) as exc:
             problems.append(f"could not scale {r.new} to 0: {exc}")

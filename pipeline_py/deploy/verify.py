@@ -11,7 +11,7 @@ import requests
 
 from pipeline_py.clock import Clock, Deadline
 from pipeline_py.config import SmokeCheck
-from pipeline_py.deploy.ecs import Alarms, EcsServices, Targets, short_id, task_ip
+from pipeline_py.deploy.ecs import Alarms, EcsServices, ServiceView, Targets, short_id, task_ip
 from pipeline_py.deploy.watch import EventLog
 from pipeline_py.report import Reporter
 
@@ -36,10 +36,25 @@ def verify_targets(
     container_port: int | None,
     timeout: float,
     poll_interval: float,
+    view: ServiceView | None = None,
 ) -> Check:
-    """Every running task of our deployment is a healthy target in each target group."""
+    """Every running task of our deployment is a healthy target in each target group.
+
+    When our deployment is the service's only one, every registered (not draining) target is one
+    of our tasks: one DescribeTargetHealth per target group answers it. Otherwise, or when some
+    target is not healthy, our tasks' IPs are looked up so the report can name them.
+    """
     if not target_groups:
         return Check(True, details={"target_groups": []})
+    ours = view.deployment(deployment_id) if view is not None else None
+    if ours is not None and len(view.deployments) == 1:  # type: ignore[union-attr]
+        summary = {}
+        for tg in target_groups:
+            live = [t for t in targets.health(tg) if container_port in (None, t.port) and t.state != "draining"]
+            summary[tg] = {f"{t.id}:{t.port}": t.state for t in live}
+        if all(len(v) >= ours.running and all(st == "healthy" for st in v.values()) for v in summary.values()):
+            reporter.info(f"all {ours.running} targets of our tasks are healthy")
+            return Check(True, details={"targets": summary})
     deadline = Deadline(clock, timeout)
     last = ""
     while True:

@@ -120,15 +120,20 @@ class DeploymentWatcher:
         self.reporter = reporter
         self.clock = clock
         self.log = log
+        self._events_from = 0
 
-    def watch(self, cluster: str, service: str, deployment_id: str, settings: WatchSettings) -> WatchOutcome:
+    def watch(self, cluster: str, service: str, deployment_id: str, settings: WatchSettings,
+              initial: ServiceView | None = None) -> WatchOutcome:
+        """Watch until steady state or a failure. ``initial`` (the UpdateService response) serves as
+        the first poll, which saves one DescribeServices per deploy."""
         deadline = Deadline(self.clock, settings.timeout)
         last_line = ""
         last_failed = 0
-        view: ServiceView | None = None
+        self._events_from = len(self.log.events)
+        view: ServiceView | None = initial
         while True:
-            found = self.services.describe(cluster, [service])
-            view = found.get(service)
+            if view is None:
+                view = self.services.describe(cluster, [service]).get(service)
             if view is None:
                 return WatchOutcome(FAILED, f"service {service} no longer exists", None, deadline.elapsed,
                                     "service_gone")
@@ -154,6 +159,7 @@ class DeploymentWatcher:
                 return WatchOutcome(TIMEOUT, self.diagnose_timeout(view, deployment_id, settings.timeout), view,
                                     deadline.elapsed, "timeout")
             self.clock.sleep(min(settings.poll_interval, max(deadline.remaining, 0.0)))
+            view = None
 
     def _judge(
         self, view: ServiceView, deployment_id: str, settings: WatchSettings
@@ -181,6 +187,16 @@ class DeploymentWatcher:
             why = self._stopped_reasons(deployment_id) or "see stopped tasks"
             return (FAILED, f"{ours.failed} tasks of deployment {deployment_id} failed "
                     f"(limit {settings.max_failed_tasks}): {why}", "failed_tasks")
+        wave = max(2, min(settings.max_failed_tasks, ours.desired))
+        if ours.running == 0 and ours.failed >= wave:
+            why = self._stopped_reasons(deployment_id) or "see stopped tasks"
+            return (FAILED, f"every task deployment {deployment_id} started has failed ({ours.failed} failed, "
+                    f"none running): {why}", "failed_tasks")
+        if ours.running == 0 and ours.failed > 0 and any(
+                "unable to consistently start tasks" in e["message"] for e in self.log.events[self._events_from:]):
+            why = self._stopped_reasons(deployment_id) or "see stopped tasks"
+            return (FAILED, f"ECS reports it is unable to consistently start the tasks of deployment "
+                    f"{deployment_id} ({ours.failed} failed, none running): {why}", "failed_tasks")
         if settings.alarms:
             firing = self.alarms.firing(settings.alarms)
             if firing:

@@ -4,9 +4,6 @@ a project directory with the sample's template and a `local` environment tuned f
 from __future__ import annotations
 
 import shutil
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ import yaml
 
 from pipeline_py.aws import AwsFactory
 from pipeline_py.local import sandbox
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, wait_for
 
 LOCAL_ENV: dict[str, Any] = {
     "cluster": "task-api-local",
@@ -72,19 +69,6 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def client(service: str) -> Any:
     return boto3.client(service)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> Any:
-    """Poll a condition with a bounded timeout (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        threading.Event().wait(interval)
 
 
 def service(name: str = "task-api", cluster: str = "task-api-local") -> dict[str, Any]:

@@ -3,18 +3,23 @@ in-process moto server through test-only files, and a project (pipeline.yaml) dr
 
 Test-only files written into the copy (never into the repository):
 
-- ``local_stack_override.tf`` (bootstrap and staging): the AWS provider's endpoints, the
-  emulator's credentials and the checks an emulator cannot pass. Terraform merges ``*_override.tf``
-  into the ``provider "aws"`` block, so the environment's own code is what runs.
-- ``local-stack.s3.tfbackend`` (staging): the S3 backend in the moto bucket the bootstrap created,
-  locking in its DynamoDB table, reached over plain HTTP.
-- ``local-stack.tfvars``: the feature flags whose AWS defaults moto cannot serve
-  (``LOCAL_STACK_GAPS``, documented in docs/terraform.md).
+- ``local_stack_override.tf`` (the shared root ``stack/`` and ``bootstrap/``): the AWS provider's
+  endpoints, the emulator's credentials and the checks an emulator cannot pass. Terraform merges
+  ``*_override.tf`` into the ``provider "aws"`` block, so the root module's own code is what runs.
+- ``local-stack.s3.tfbackend`` (staging, prod): the S3 backend in the moto bucket the bootstrap
+  created (a key per environment), locking in its DynamoDB table, reached over plain HTTP.
+- ``local-stack.tfvars``: what cannot be as in AWS locally. The bootstrap's TLS-only bucket policy
+  (``BOOTSTRAP_LOCAL``: every request to the emulator is plain HTTP), and for prod, which is
+  planned only, its account guard (the emulator is one account) and a certificate (``PROD_PLAN``).
+  Staging runs with its own terraform.tfvars: every feature on, as in AWS.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,15 +46,17 @@ ENDPOINT_SERVICES = (
     "elbv2", "iam", "kms", "rds", "s3", "secretsmanager", "sns", "ssm", "sts",
 )
 
-# What moto 5.2 cannot serve, turned off in the local stack only (defaults stay right for AWS).
-LOCAL_STACK_GAPS = {
-    # application-autoscaling ListTagsForResource answers 500: the provider retries it forever
-    "autoscaling_enabled": False,
-    # budgets DescribeSubscribersForNotification / ListTagsForResource answer 500
-    "monthly_budget_usd": None,
+PROD_STATE_KEY = "task-api/prod/terraform.tfstate"
+
+# prod is only planned: the emulator is account 123456789012 (prod's guard names 210987654321), and a
+# certificate (HTTPS listener, redirect) as a real prod would have.
+PROD_PLAN = {
+    "allowed_account_ids": None,
+    "certificate_arn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/00000000-0000-0000-0000-000000000000",
 }
 BOOTSTRAP_LOCAL = {
-    # every request to moto is plain HTTP, which the aws:SecureTransport deny rejects (moto enforces it)
+    # every request to the emulator is plain HTTP, which the aws:SecureTransport deny rejects (moto
+    # enforces bucket policies); the S3 backend could not read or write the state
     "enforce_tls": False,
 }
 
@@ -131,8 +138,16 @@ class TfProject:
         return self.root / "pipeline.yaml"
 
     @property
+    def stack_dir(self) -> Path:
+        return self.root / "terraform" / "stack"
+
+    @property
     def staging_dir(self) -> Path:
         return self.root / "terraform" / "environments" / "staging"
+
+    @property
+    def prod_dir(self) -> Path:
+        return self.root / "terraform" / "environments" / "prod"
 
     @property
     def bootstrap_dir(self) -> Path:
@@ -149,6 +164,37 @@ class TfProject:
         res = self.cli(env, *argv)
         self.timings[label] = round(time.monotonic() - start, 1)
         return res
+
+    def start(self, env: str, *argv: str) -> Running:
+        """``pipeline-py`` in a child process (in parallel with in-process runs). Its output goes to
+        files: terraform's narration would fill a pipe nobody reads until the end, and block it."""
+        label = f"{env} {' '.join(argv[:2])}"
+        out, err = (self.root / f"{label.replace(' ', '-')}.{s}" for s in ("stdout", "stderr"))
+        with out.open("w") as stdout, err.open("w") as stderr:
+            proc = subprocess.Popen([sys.executable, "-m", "pipeline_py", *self.args(env, "--json", *argv)],
+                                    cwd=REPO, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        return Running(proc, self, label, out, err)
+
+
+@dataclass
+class Running:
+    proc: subprocess.Popen[bytes]
+    project: TfProject
+    label: str
+    stdout: Path
+    stderr: Path
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        def timed() -> None:
+            self.proc.wait()
+            self.project.timings[self.label] = round(time.monotonic() - self.started, 1)
+
+        threading.Thread(target=timed, daemon=True).start()
+
+    def result(self, timeout: float = 600) -> CliResult:
+        self.proc.wait(timeout=timeout)
+        return CliResult(self.proc.returncode, self.stdout.read_text(), self.stderr.read_text())
 
 
 def project_config(staging: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -173,12 +219,20 @@ def project_config(staging: dict[str, Any] | None = None) -> dict[str, Any]:
                 "rollback_timeout": 60,
                 "bake_seconds": 0,
                 "terraform": {
+                    "root": "terraform/stack",
                     "dir": "terraform/environments/{env}",
                     "backend_config": "local-stack.s3.tfbackend",
-                    "var_files": ["local-stack.tfvars"],
                     "lock_timeout": "2s",
                 },
                 **(staging or {}),
+            },
+            "prod": {
+                "terraform": {
+                    "root": "terraform/stack",
+                    "dir": "terraform/environments/{env}",
+                    "backend_config": "local-stack.s3.tfbackend",
+                    "var_files": ["local-stack.tfvars"],
+                },
             },
         },
     }
@@ -187,11 +241,12 @@ def project_config(staging: dict[str, Any] | None = None) -> dict[str, Any]:
 def make_project(dest: Path, url: str) -> TfProject:
     project = TfProject(dest, url)
     copy_terraform(dest)
-    for d in (project.bootstrap_dir, project.staging_dir):
+    for d in (project.bootstrap_dir, project.stack_dir):
         (d / "local_stack_override.tf").write_text(provider_override(url))
     (project.bootstrap_dir / "local-stack.tfvars").write_text(tfvars(BOOTSTRAP_LOCAL))
-    (project.staging_dir / "local-stack.tfvars").write_text(tfvars(LOCAL_STACK_GAPS))
     (project.staging_dir / "local-stack.s3.tfbackend").write_text(backend_config(url))
+    (project.prod_dir / "local-stack.s3.tfbackend").write_text(backend_config(url, PROD_STATE_KEY))
+    (project.prod_dir / "local-stack.tfvars").write_text(tfvars(PROD_PLAN))
     (dest / "deploy").mkdir()
     shutil.copy(EXAMPLE / "deploy" / "taskdef.json.j2", dest / "deploy" / "taskdef.json.j2")
     project.config.write_text(yaml.safe_dump(project_config(), sort_keys=False))
@@ -217,11 +272,23 @@ def stack_environment(server: Any, home: Path) -> Iterator[Any]:
 
 def apply_staging(project: TfProject) -> TfProject:
     """The state backend bootstrapped and the staging environment applied on the local stack,
-    entirely through ``pipeline-py terraform``."""
+    entirely through ``pipeline-py terraform``, then planned once more (``applied["replan"]``).
+    prod is planned (``applied["prod plan"]``, ``<root>/prod.tfplan``) in a child process while
+    staging applies: the apply is mostly the provider's fixed waits."""
     for env in ("bootstrap", "staging"):
         res = project.timed(f"{env} plan", env, "terraform", "plan")
         assert res.code == 0, res.stderr[-4000:]
+        prod = project.start("prod", "terraform", "plan", "--plan-file", str(project.root / "prod.tfplan")) \
+            if env == "staging" else None
         res = project.timed(f"{env} apply", env, "terraform", "apply")
         assert res.code == 0, res.stderr[-4000:]
         project.applied[env] = res.json
+    res = project.timed("staging replan", "staging", "terraform", "plan", "--plan-file",
+                        str(project.root / "replan.tfplan"))
+    assert res.code == 0, res.stderr[-4000:]
+    project.applied["replan"] = res.json
+    assert prod is not None
+    res = prod.result()
+    assert res.code == 0, res.stderr[-4000:]
+    project.applied["prod plan"] = res.json
     return project

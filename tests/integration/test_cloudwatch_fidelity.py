@@ -114,7 +114,8 @@ def test_weighted_split_shows_each_versions_error_rate(project: Project) -> None
     start = next_second()
     end = start + timedelta(seconds=5)
     wait_for_window(project, start, end)
-    got = metric_data([stat_query(f"{m}_{c}", name, tg_dims(project, c), "Sum", 5)
+    # 1-s periods: a 5-s period would be aligned to the epoch and could reach back before `start`
+    got = metric_data([stat_query(f"{m}_{c}", name, tg_dims(project, c), "Sum", 1)
                        for c in ("blue", "green")
                        for m, name in (("r", "RequestCount"), ("e", "HTTPCode_Target_5XX_Count"),
                                        ("ok", "HTTPCode_Target_2XX_Count"))], start, end)

@@ -129,15 +129,18 @@ def test_timeout_rolls_back_and_says_why(project: Project) -> None:
 
 
 def test_ecs_circuit_breaker_rollback_is_a_failure(project: Project) -> None:
-    """With our own limit out of the way, ECS's circuit breaker rolls the deployment back; the
-    deploy must report that as a failure (rolled_back, exit 1), never as success."""
-    project.write(max_failed_tasks=100)
+    """ECS's circuit breaker fails and rolls back the deployment between two of our polls (a slow
+    poll interval here); the deploy must report that as a failure (rolled_back, exit 1) with
+    ECS's reason, never as success."""
+    project.write(max_failed_tasks=100, poll_interval=3)
     before = primary_td()
     r = deploy(project, "--var", "scenario=crash")
     assert r.code == 1, r.stderr
     res = r.json
     assert res["status"] == "rolled_back"
-    assert res["failure_cause"] in ("rollout_failed", "superseded")
+    assert res["failure_cause"] == "rollout_failed"
+    assert res["reason"].startswith("ECS failed deployment")
+    assert "Essential container in task exited" in res["reason"]
     assert primary_td() == before
 
 

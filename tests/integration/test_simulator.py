@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,21 +17,11 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.conftest import wait_for
+
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FAST = {"scale": 0.002, "provisioning": 0.02, "pending": 0.04, "activating": 0.02, "stopping": 0.02,
         "deprovisioning": 0.02, "crash_delay": 0.02}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        threading.Event().wait(interval)
 
 
 @dataclass

@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from pipeline_py.terraform_plan import record_path
-from tests.conftest import REPO, CliResult, run_cli
-from tests.integration.deploy_fixtures import wait_for
+from tests.conftest import REPO, CliResult, run_cli, wait_for
 
 pytestmark = pytest.mark.terraform
 
@@ -198,6 +197,12 @@ def test_dry_run_shows_commands_and_changes_nothing(project: Project) -> None:
     assert "-var=db_password=****" in plan["commands"][1] and "hunter2" not in json.dumps(plan)
     assert "-lock-timeout=1s" in plan["commands"][1]
     assert not (project.dir / ".terraform").exists() and not (project.dir / "dev.tfplan").exists()
+    params = project.root / "params.json"  # how Jenkins passes options
+    params.write_text(json.dumps({"var": {"size": 4, "generation": 2}, "allow_destroy": True,
+                                  "plan_file": str(project.root / "jenkins.tfplan")}))
+    from_params = project.ok("--dry-run", "terraform", "plan", "--params-file", str(params), "--var", "size=5")
+    assert "-var=size=4 -var=generation=2 -var=size=5" in from_params["commands"][1]
+    assert from_params["plan_file"] == str(project.root / "jenkins.tfplan")
     project.ok("terraform", "plan")
     preview = project.ok("--dry-run", "terraform", "apply")
     assert preview["applied"] is False and preview["summary"]["add"] == 3
@@ -297,3 +302,100 @@ def test_invalid_tfvars_quote_terraform(project: Project, tfvars: str, quoted: s
     assert res.json["error"] == "bad_input" and quoted in res.json["message"]
     assert "terraform.tfvars line 1" in res.json["message"]
     assert not (project.dir / "dev.tfplan").exists()
+
+
+class SharedRoot:
+    """One root module (``infra/stack``) for every environment; ``infra/environments/<env>`` holds
+    the environment's tfvars (and backend settings)."""
+
+    def __init__(self, root: Path, backend: str = 'terraform {\n  backend "local" {}\n}\n') -> None:
+        self.root = root
+        self.stack = root / "infra" / "stack"
+        self.stack.mkdir(parents=True)
+        (self.stack / "main.tf").write_text(MAIN_TF)
+        (self.stack / "backend.tf").write_text(backend)
+        for env, size in (("dev", 3), ("qa", 5)):
+            self.env_dir(env).mkdir(parents=True)
+            (self.env_dir(env) / "terraform.tfvars").write_text(f"size = {size}\n")
+        (root / "pipeline.yaml").write_text(yaml.safe_dump({
+            "service": "demo",
+            "terraform": {"root": "infra/stack", "dir": "infra/environments/{env}", "lock_timeout": "1s",
+                          "protected_types": ["terraform_data"]},
+            "environments": {"dev": {}, "qa": {}, "uat": {}},
+        }))
+
+    def env_dir(self, env: str) -> Path:
+        return self.root / "infra" / "environments" / env
+
+    def cli(self, env: str, *argv: str) -> CliResult:
+        return run_cli("--config", str(self.root / "pipeline.yaml"), "--env", env, "--json", *argv)
+
+    def ok(self, env: str, *argv: str) -> dict[str, Any]:
+        res = self.cli(env, *argv)
+        assert res.code == 0, res.stderr[-3000:]
+        return res.json
+
+
+def test_a_shared_root_keeps_each_environments_init_state_and_plans_apart(tmp_path: Path) -> None:
+    shared = SharedRoot(tmp_path)
+    dev, qa = shared.env_dir("dev"), shared.env_dir("qa")
+    plan = shared.ok("dev", "terraform", "plan")
+    assert (plan["root"], plan["dir"], plan["data_dir"]) == (str(shared.stack), str(dev), str(dev / ".terraform"))
+    assert plan["plan_file"] == str(dev / "dev.tfplan") and plan["var_files"] == [str(dev / "terraform.tfvars")]
+    assert plan["backend_config"] == {"keys": ["path"]}
+    shared.ok("dev", "terraform", "apply")
+    shared.ok("qa", "terraform", "plan")
+    applied = shared.ok("qa", "terraform", "apply")
+    assert applied["outputs"]["size"] == 5, "qa's own terraform.tfvars"
+    assert shared.ok("dev", "terraform", "output", "--name", "size")["outputs"] == {"size": 3}
+    for env_dir, size in ((dev, 3), (qa, 5)):
+        state = json.loads((env_dir / "terraform.tfstate").read_text())
+        assert state["outputs"]["size"]["value"] == size
+        assert (env_dir / ".terraform").is_dir()
+    assert sorted(p.name for p in shared.stack.iterdir()) == ["backend.tf", "main.tf"], "the root stays clean"
+    assert shared.ok("dev", "terraform", "plan")["changes"] is False
+
+    shared.ok("dev", "terraform", "plan", "--var", "size=4")
+    misplaced = shared.cli("qa", "terraform", "apply", "--plan-file", str(dev / "dev.tfplan"))
+    assert misplaced.code == 2 and "was planned in" in misplaced.json["message"]
+    dry = shared.ok("qa", "--dry-run", "terraform", "plan")
+    assert dry["commands"] == [
+        f"TF_DATA_DIR={qa / '.terraform'} terraform -chdir={shared.stack} plan -no-color -input=false "
+        f"-detailed-exitcode -lock-timeout=1s -out={qa / 'qa.tfplan'} -var-file={qa / 'terraform.tfvars'}",
+        f"TF_DATA_DIR={qa / '.terraform'} terraform -chdir={shared.stack} show -json {qa / 'qa.tfplan'}"]
+
+
+def test_a_shared_root_refuses_bad_input_before_terraform_runs(tmp_path: Path) -> None:
+    shared = SharedRoot(tmp_path, backend='terraform {\n  backend "s3" {}\n}\n')
+    res = shared.cli("uat", "terraform", "plan")
+    assert res.code == 2 and "terraform directory for environment 'uat' not found" in res.json["message"]
+    assert "existing in" in res.json["message"] and "dev, qa" in res.json["message"]
+
+    res = shared.cli("dev", "terraform", "init")
+    assert res.code == 2 and "missing backend configuration for environment 'dev'" in res.json["message"]
+    assert str(shared.env_dir("dev") / "backend.hcl") in res.json["message"]
+
+    (shared.stack / "backend.tf").unlink()
+    res = shared.cli("dev", "terraform", "plan")
+    assert res.code == 2 and "declares no backend" in res.json["message"]
+    assert str(shared.stack / "terraform.tfstate") in res.json["message"]
+
+    (shared.stack / "backend.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    (shared.env_dir("dev") / "main.tf").write_text(MAIN_TF)
+    res = shared.cli("dev", "terraform", "plan")
+    assert res.code == 2 and "main.tf" in res.json["message"] and "would not read" in res.json["message"]
+    (shared.env_dir("dev") / "main.tf").unlink()
+
+    (shared.env_dir("dev") / "terraform.tfvars").write_text("size = -1\n")
+    res = shared.cli("dev", "terraform", "plan")
+    assert res.code == 2 and res.json["error"] == "bad_input", res.stderr[-2000:]
+    assert "size must be positive." in res.json["message"]
+    assert f"{shared.env_dir('dev') / 'terraform.tfvars'} line 1" in res.json["message"]
+    assert not (shared.env_dir("dev") / "dev.tfplan").exists()
+
+    config = yaml.safe_load((tmp_path / "pipeline.yaml").read_text())
+    del config["terraform"]["root"]
+    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(config))
+    res = shared.cli("dev", "terraform", "plan")
+    assert res.code == 2 and "no terraform configuration" in res.json["message"]
+    assert "set terraform.root" in res.json["message"]

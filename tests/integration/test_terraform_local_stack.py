@@ -1,9 +1,10 @@
 """The staging environment on the local stack, end to end through `pipeline-py terraform`.
 
 One apply per module (the ``staging`` fixture: state backend bootstrapped into moto, staging
-planned and applied with its S3/DynamoDB backend there); the tests then read what it created,
-deploy onto it, and plan against it. The apply is ~100 s of fixed client-side waits in the AWS
-provider (RDS 80 s, ALB 2 × 30 s, VPC DNS 10 s; see docs/terraform.md), paid once.
+planned and applied from the shared root module with its S3/DynamoDB backend there, with every
+feature on, then planned again); the tests then read what it created, deploy onto it, and plan
+against it. The apply is ~100 s of fixed client-side waits in the AWS provider (RDS 80 s, ALB
+2 × 30 s, VPC DNS 10 s; see docs/terraform.md), paid once.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from pipeline_py import tf_outputs
+from pipeline_py.config import load_config
 from pipeline_py.context import Context
 from pipeline_py.report import Reporter
 from pipeline_py.terraform_runner import Terraform
-from tests.integration.deploy_fixtures import wait_for
+from tests.conftest import EXAMPLE, wait_for
 from tests.integration.terraform_fixtures import (
+    ACCOUNT,
     LOCK_TABLE,
+    PROD_STATE_KEY,
     STATE_BUCKET,
     STATE_KEY,
     TfProject,
@@ -49,9 +55,36 @@ def outputs(project: TfProject) -> dict[str, Any]:
     return project.applied["staging"]["outputs"]
 
 
-def plan_json(project: TfProject, plan_file: str) -> dict[str, Any]:
-    with Terraform(project.staging_dir, Reporter(quiet=True)) as tf:
-        return tf.show_json(plan_file)  # type: ignore[arg-type]
+def shared_root(project: TfProject, env_dir: Path) -> Terraform:
+    """terraform as pipeline-py runs it for an environment: the shared root, the environment's data dir."""
+    return Terraform(project.stack_dir, Reporter(quiet=True), cwd=env_dir, data_dir=env_dir / ".terraform")
+
+
+def plan_json(project: TfProject, plan_file: Path, env_dir: Path | None = None) -> dict[str, Any]:
+    with shared_root(project, env_dir or project.staging_dir) as tf:
+        return tf.show_json(plan_file)
+
+
+NO_CHANGES = {"add": 0, "change": 0, "destroy": 0, "replace": 0, "addresses": {}, "outputs_changed": [],
+              "has_changes": False}
+
+
+def _changed_attributes(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for rc in plan["resource_changes"]:
+        change = rc["change"]
+        if change["actions"] != ["no-op"]:
+            before, after = change.get("before") or {}, change.get("after") or {}
+            out[rc["address"]] = {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
+                                  if before.get(k) != after.get(k)}
+    return out
+
+
+def assert_no_changes(project: TfProject, result: dict[str, Any]) -> None:
+    summary = {k: v for k, v in result["summary"].items() if k != "drift"}
+    if summary != NO_CHANGES or result["changes"] is not False:
+        changed = _changed_attributes(plan_json(project, Path(result["plan_file"])))
+        raise AssertionError(f"expected no changes, got {json.dumps(summary)}:\n{json.dumps(changed, indent=1)}")
 
 
 def test_staging_applies_with_its_outputs(staging: TfProject) -> None:
@@ -72,7 +105,25 @@ def test_staging_applies_with_its_outputs(staging: TfProject) -> None:
     assert out["ecr_repository_url"].endswith(".amazonaws.com/task-api")
     assert out["deploy_alarm_names"] == ["task-api-staging-5xx", "task-api-staging-p99"]
     assert "task-api-staging-db-connections" in out["alarm_names"]
+    assert {'module.ecs_service.aws_appautoscaling_target.this["blue"]',
+            "module.monitoring.aws_budgets_budget.monthly[0]"} <= set(summary["addresses"]["add"]), \
+        "staging runs with every feature on, as in AWS"
     assert staging.timings["staging apply"] < 300, staging.timings
+
+
+def test_a_plan_right_after_the_apply_changes_nothing(staging: TfProject) -> None:
+    """What the emulator reports back is what AWS would: terraform sees nothing to change."""
+    assert_no_changes(staging, staging.applied["replan"])
+
+
+def test_state_of_each_environment_stays_its_own(staging: TfProject) -> None:
+    """One root module, two environments: each initialises its own data dir and backend."""
+    assert not (staging.stack_dir / ".terraform").exists()
+    assert (staging.staging_dir / ".terraform" / "terraform.tfstate").is_file()
+    backend = json.loads((staging.staging_dir / ".terraform" / "terraform.tfstate").read_text())["backend"]
+    assert (backend["type"], backend["config"]["key"]) == ("s3", STATE_KEY)
+    assert staging.applied["replan"]["root"] == str(staging.stack_dir)
+    assert staging.applied["replan"]["var_files"] == [str(staging.staging_dir / "terraform.tfvars")]
 
 
 def test_state_lives_in_the_bootstrapped_backend(staging: TfProject) -> None:
@@ -114,6 +165,32 @@ def test_network_and_security_groups_follow_the_seed(staging: TfProject) -> None
     assert rules(ecs, True) == {(5432, 5432, rds["GroupId"]), (443, 443, "0.0.0.0/0")}
     assert rules(rds, False) == {(5432, 5432, ecs["GroupId"])}
     assert rules(rds, True) == set()
+
+
+def test_autoscaling_and_budget(staging: TfProject) -> None:
+    out = outputs(staging)
+    aas = client("application-autoscaling")
+    [target] = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[
+        f"service/task-api-staging/{out['service_name']}"])["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
+    tags = aas.list_tags_for_resource(ResourceARN=target["ScalableTargetARN"])["Tags"]
+    assert tags["Environment"] == "staging" and tags["ManagedBy"] == "terraform"
+    policies = aas.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=target["ResourceId"])
+    assert {p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] for p in policies["ScalingPolicies"]} == {
+        70.0, 80.0}
+
+    budgets = client("budgets")
+    budget = budgets.describe_budget(AccountId=ACCOUNT, BudgetName="task-api-staging-monthly")["Budget"]
+    assert budget["BudgetLimit"]["Amount"] in ("300.00", "300.0") and budget["TimeUnit"] == "MONTHLY"
+    [notification] = budgets.describe_notifications_for_budget(
+        AccountId=ACCOUNT, BudgetName="task-api-staging-monthly")["Notifications"]
+    assert (notification["NotificationType"], notification["Threshold"]) == ("ACTUAL", 80.0)
+    subscribers = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="task-api-staging-monthly", Notification=notification)["Subscribers"]
+    assert subscribers == [{"SubscriptionType": "SNS", "Address": out["alarm_topic_arn"]}]
+    tags = budgets.list_tags_for_resource(
+        ResourceARN=f"arn:aws:budgets::{ACCOUNT}:budget/task-api-staging-monthly")["ResourceTags"]
+    assert {"Key": "Environment", "Value": "staging"} in tags
 
 
 def test_load_balancer_and_ecs_service(staging: TfProject) -> None:
@@ -189,8 +266,6 @@ def test_outputs_command_and_config_overrides(staging: TfProject) -> None:
 
     import argparse
 
-    from pipeline_py import tf_outputs
-
     ctx = Context(args=argparse.Namespace(config=str(staging.config), env="staging"), reporter=Reporter(quiet=True))
     values = tf_outputs.read_outputs(ctx, ctx.settings())
     derived = tf_outputs.overrides_from_outputs(values, {})
@@ -207,6 +282,9 @@ def test_outputs_command_and_config_overrides(staging: TfProject) -> None:
     assert derived["image.repository"] == "task-api"
     assert derived["task_definition.vars.execution_role_arn"].endswith(":role/task-api-staging-execution")
     assert derived["task_definition.vars.log_group"] == "/ecs/task-api-staging"
+    example = load_config(EXAMPLE / "pipeline.yaml").settings("staging", derived)  # it names no cluster/service
+    assert (example.cluster, example.ecs_service) == ("task-api-staging", "task-api-staging-blue")
+    assert example.alarms == ["task-api-staging-5xx", "task-api-staging-p99"]
 
 
 def _push_image(tag: str) -> str:
@@ -238,30 +316,32 @@ def test_rolling_deploy_onto_the_services_terraform_created(staging: TfProject) 
 
 
 def test_plan_after_a_deploy_leaves_pipeline_owned_attributes_alone(staging: TfProject) -> None:
-    """terraform and the pipeline do not fight: a plan after a deploy (new revision, weights moved)
-    keeps the deployed revision, the count and the listener weights."""
+    """terraform and the pipeline do not fight: after a deploy (new revision, count, weights moved,
+    scalable-target bounds changed as a two-colour deploy does) a plan changes nothing."""
     out = outputs(staging)
-    ecs, elb = client("ecs"), client("elbv2")
+    ecs, elb, aas = client("ecs"), client("elbv2"), client("application-autoscaling")
     deployed = ecs.describe_services(cluster="task-api-staging", services=["task-api-staging-blue"])[
         "services"][0]["taskDefinition"]
+    ecs.update_service(cluster="task-api-staging", service="task-api-staging-blue", desiredCount=2)
     tgs = out["target_group_arns"]
     elb.modify_listener(ListenerArn=out["production_listener_arn"], DefaultActions=[{
         "Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": tgs["blue"], "Weight": 20}, {"TargetGroupArn": tgs["green"], "Weight": 80}]}}])
+    resource = "service/task-api-staging/task-api-staging-blue"
+    aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=resource,
+                                 ScalableDimension="ecs:service:DesiredCount", MinCapacity=0, MaxCapacity=0)
 
-    res = staging.cli("staging", "terraform", "plan", "--plan-file", str(staging.root / "after-deploy.tfplan"))
+    plan_file = staging.root / "after-deploy.tfplan"
+    res = staging.cli("staging", "terraform", "plan", "--plan-file", str(plan_file))
     assert res.code == 0, res.stderr[-3000:]
-    touched = {a for addrs in res.json["summary"]["addresses"].values() for a in addrs} \
-        if res.json["summary"]["has_changes"] else set()
-    assert "module.alb.aws_lb_listener.production" not in touched
-    assert "module.alb.aws_lb_listener.test" not in touched
-    assert not {a for a in touched if "aws_ecs_task_definition" in a}
-    assert res.json["summary"]["replace"] == res.json["summary"]["destroy"] == 0
-    plan = plan_json(staging, str(staging.root / "after-deploy.tfplan"))
-    blue = 'module.ecs_service.aws_ecs_service.this["blue"]'
-    svc = next(rc for rc in plan["resource_changes"] if rc["address"] == blue)
-    assert svc["change"]["after"]["task_definition"] == deployed
-    assert svc["change"]["after"]["desired_count"] == svc["change"]["before"]["desired_count"]
+    assert_no_changes(staging, res.json)
+    after = {rc["address"]: rc["change"]["after"] for rc in plan_json(staging, plan_file)["resource_changes"]}
+    svc = after['module.ecs_service.aws_ecs_service.this["blue"]']
+    assert (svc["task_definition"], svc["desired_count"]) == (deployed, 2)
+    target = after['module.ecs_service.aws_appautoscaling_target.this["blue"]']
+    assert (target["min_capacity"], target["max_capacity"]) == (0, 0)
+    aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=resource,
+                                 ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=2)
 
 
 def test_destroy_guard_refuses_replacing_the_database(staging: TfProject) -> None:
@@ -294,8 +374,10 @@ def test_state_lock_held_by_another_process(staging: TfProject) -> None:
     """Another terraform (an apply waiting for approval) holds the DynamoDB lock: plan waits
     lock_timeout, then fails naming the holder from the lock info."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_IN_AUTOMATION", "TF_INPUT")}
-    holder = subprocess.Popen(
-        ["terraform", "apply", "-no-color", "-var-file=local-stack.tfvars", "-var=log_retention_days=14"],
+    env["TF_DATA_DIR"] = str(staging.staging_dir / ".terraform")
+    holder = subprocess.Popen(  # -refresh=false: it takes the lock sooner; it waits for approval all the same
+        ["terraform", f"-chdir={staging.stack_dir}", "apply", "-no-color", "-refresh=false",
+         f"-var-file={staging.staging_dir / 'terraform.tfvars'}", "-var=log_retention_days=14"],
         cwd=staging.staging_dir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
     dynamo = client("dynamodb")
@@ -314,19 +396,23 @@ def test_state_lock_held_by_another_process(staging: TfProject) -> None:
     assert lock["who"] == info["Who"]
     assert info["Who"] in res.json["message"] and "apply" in res.json["message"]
     assert "waited 2s" in res.json["message"]
+    assert f"TF_DATA_DIR={staging.staging_dir / '.terraform'} terraform -chdir={staging.stack_dir} force-unlock " \
+        f"{info['ID']}" in res.json["message"]
     assert not dynamo.get_item(TableName=LOCK_TABLE, Key={"LockID": {"S": lock_id}}).get("Item"), \
         "the holder released its lock"
 
 
 def test_stale_plan_is_refused(staging: TfProject) -> None:
-    first, second = staging.root / "first.tfplan", staging.root / "second.tfplan"
-    a = staging.cli("staging", "terraform", "plan", "--plan-file", str(first), "--var", "log_retention_days=14")
-    b = staging.cli("staging", "terraform", "plan", "--plan-file", str(second), "--var", "log_retention_days=60")
-    assert a.code == 0 and b.code == 0, (a.stderr[-2000:], b.stderr[-2000:])
-    assert "module.ecs_service.aws_cloudwatch_log_group.this" in a.json["summary"]["addresses"]["change"]
-    applied = staging.cli("staging", "terraform", "apply", "--plan-file", str(second))
+    """The plan made right after the apply was reviewed but not applied; another plan was applied
+    since. Applying the first would act on a state it did not see: terraform refuses it."""
+    reviewed = Path(staging.applied["replan"]["plan_file"])
+    newer = staging.root / "newer.tfplan"
+    res = staging.cli("staging", "terraform", "plan", "--plan-file", str(newer), "--var", "log_retention_days=60")
+    assert res.code == 0, res.stderr[-2000:]
+    assert "module.ecs_service.aws_cloudwatch_log_group.this" in res.json["summary"]["addresses"]["change"]
+    applied = staging.cli("staging", "terraform", "apply", "--plan-file", str(newer))
     assert applied.code == 0, applied.stderr[-3000:]
-    stale = staging.cli("staging", "terraform", "apply", "--plan-file", str(first))
+    stale = staging.cli("staging", "terraform", "apply", "--plan-file", str(reviewed))
     assert stale.code == 1
     assert stale.json["stale"] is True and stale.json["applied"] is False
     assert "stale" in stale.json["message"]
@@ -335,11 +421,58 @@ def test_stale_plan_is_refused(staging: TfProject) -> None:
 
 
 def test_invalid_tfvars_is_bad_input_quoting_terraform(staging: TfProject) -> None:
-    (staging.staging_dir / "one-az.tfvars").write_text("az_count = 1\n")
-    res = staging.cli("staging", "--set", "terraform.var_files=[local-stack.tfvars, one-az.tfvars]",
+    """prod (nothing to refresh: terraform reaches the validation in seconds)."""
+    bad = staging.prod_dir / "one-az.tfvars"
+    bad.write_text("az_count = 1\n")
+    res = staging.cli("prod", "--set", "terraform.var_files=[local-stack.tfvars, one-az.tfvars]",
                       "terraform", "plan", "--plan-file", str(staging.root / "bad.tfvars.tfplan"))
     assert res.code == 2, res.stderr[-3000:]
     assert res.json["error"] == "bad_input"
     assert "az_count must be between 2 and 6" in res.json["message"]
     assert "Invalid value for variable" in res.json["message"]
     assert not (staging.root / "bad.tfvars.tfplan").exists()
+    bad.unlink()
+
+
+def test_prod_plans_the_seeds_production_shape(staging: TfProject) -> None:
+    """prod is not applied here, but its plan (three AZs, two colours, HTTPS, Multi-AZ database,
+    autoscaling 3-10, budget) is made against the local stack and checked value by value."""
+    plan_file = staging.root / "prod.tfplan"
+    result = staging.applied["prod plan"]  # planned while staging applied
+    assert result["plan_file"] == str(plan_file) and result["root"] == str(staging.stack_dir)
+    adds = set(result["summary"]["addresses"]["add"])
+    assert result["summary"]["change"] == result["summary"]["destroy"] == 0
+    assert sum("aws_nat_gateway.this[" in a for a in adds) == 3
+    assert {'module.ecs_service.aws_ecs_service.this["blue"]', 'module.ecs_service.aws_ecs_service.this["green"]',
+            "module.alb.aws_lb_listener.http_redirect[0]", "module.monitoring.aws_budgets_budget.monthly[0]"} <= adds
+    plan = plan_json(staging, plan_file, staging.prod_dir)
+    after = {rc["address"]: rc["change"]["after"] for rc in plan["resource_changes"]}
+    db = after[RDS]
+    assert (db["instance_class"], db["multi_az"], db["backup_retention_period"], db["deletion_protection"]) == (
+        "db.t3.small", True, 30, True)
+    assert db["storage_encrypted"] and db["manage_master_user_password"]
+    prod_listener = after["module.alb.aws_lb_listener.production"]
+    assert (prod_listener["port"], prod_listener["protocol"]) == (443, "HTTPS")
+    assert after["module.alb.aws_lb_listener.http_redirect[0]"]["default_action"][0]["redirect"][0]["port"] == "443"
+    ports = sorted(v["from_port"] for a, v in after.items() if "alb_from_internet" in a)
+    assert ports == [80, 443]
+    for colour in ("blue", "green"):
+        target = after[f'module.ecs_service.aws_appautoscaling_target.this["{colour}"]']
+        assert (target["min_capacity"], target["max_capacity"]) == (3, 10)
+        cpu = after[f'module.ecs_service.aws_appautoscaling_policy.cpu["{colour}"]']
+        memory = after[f'module.ecs_service.aws_appautoscaling_policy.memory["{colour}"]']
+        assert cpu["target_tracking_scaling_policy_configuration"][0]["target_value"] == 70
+        assert memory["target_tracking_scaling_policy_configuration"][0]["target_value"] == 80
+    budget = after["module.monitoring.aws_budgets_budget.monthly[0]"]
+    assert budget["notification"][0]["threshold"] == 80 and budget["limit_amount"] == "1500.00"
+    task = after["module.ecs_service.aws_ecs_task_definition.bootstrap"]
+    assert (task["cpu"], task["memory"]) == ("512", "1024")
+    backend = json.loads((staging.prod_dir / ".terraform" / "terraform.tfstate").read_text())["backend"]
+    assert backend["config"]["key"] == PROD_STATE_KEY, "prod initialised its own backend next to staging's"
+    outputs = plan["planned_values"]["outputs"]
+    loaded = load_config(EXAMPLE / "pipeline.yaml")  # prod names no cluster and no alarms itself
+    known = {name: o["value"] for name, o in outputs.items() if "value" in o}
+    prod = loaded.settings("prod", tf_outputs.overrides_from_outputs(known, {}))
+    assert prod.cluster == "task-api-prod"
+    assert prod.alarms == ["task-api-prod-5xx", "task-api-prod-p99"]
+    assert prod.blue_green.services.green == "task-api-prod-green"

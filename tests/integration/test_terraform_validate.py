@@ -1,4 +1,5 @@
-"""Every module and environment is formatted, valid, documented and pinned."""
+"""Every module and root is formatted, valid, documented and pinned; every environment is data only
+and plans against the shared root."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ pytestmark = pytest.mark.terraform
 
 TF = REPO / "terraform"
 MODULES = sorted(f"modules/{p.name}" for p in (TF / "modules").iterdir() if p.is_dir())
-ROOTS = ["environments/staging", "environments/prod", "bootstrap"]
-SHARED = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
+ROOTS = ["stack", "bootstrap"]
+ENVIRONMENTS = sorted(p.name for p in (TF / "environments").iterdir() if p.is_dir())
+ENVIRONMENT_FILES = {"backend.hcl", "terraform.tfvars"}
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +53,24 @@ def test_terraform_validate(tf_copy: Path, path: str) -> None:
     assert result["valid"] and not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("name", SHARED)
-def test_environments_share_their_code(name: str) -> None:
-    """Environments differ only in terraform.tfvars and backend.hcl."""
-    staging, prod = (TF / "environments" / e / name for e in ("staging", "prod"))
-    assert staging.read_text() == prod.read_text(), f"{name} differs between staging and prod"
+def test_environments_hold_only_their_backend_and_tfvars() -> None:
+    """The root module exists once (terraform/stack); an environment is its backend and its sizes."""
+    assert ENVIRONMENTS == ["prod", "staging"]
+    for env in ENVIRONMENTS:
+        files = {p.name for p in (TF / "environments" / env).iterdir()}
+        assert files == ENVIRONMENT_FILES, f"environments/{env}: {sorted(files - ENVIRONMENT_FILES)}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_environment_plans_against_the_shared_root(tf_copy: Path, env: str) -> None:
+    """`terraform test` (mocked provider) of the root with the environment's terraform.tfvars: every
+    variable it sets exists and passes validation, and the plan has the environment's shape."""
+    tfvars = tf_copy / "environments" / env / "terraform.tfvars"
+    with Terraform(tf_copy / "stack", Reporter(quiet=True), mirror=find_mirror(None, os.environ)) as tf:
+        tf.check(tf.run("init", "-backend=false", "-input=false", quiet=True), "init")
+        done = tf.run("test", f"-var-file={tfvars}", quiet=True)
+    assert done.code == 0, done.output[-4000:]
+    assert "1 passed, 0 failed" in done.output and "Warning" not in done.output, done.output[-4000:]
 
 
 @pytest.mark.parametrize("root", ROOTS)
@@ -96,3 +111,29 @@ def test_environment_sizes_follow_the_seed() -> None:
         backend = (TF / "environments" / env / "backend.hcl").read_text()
         for key in ("bucket", "key", "region", "dynamodb_table", "encrypt"):
             assert re.search(rf"^{key}\s*=", backend, re.M), f"{env}/backend.hcl: {key}"
+
+
+TESTED = sorted(m for m in MODULES if any((TF / m / "tests").glob("*.tftest.hcl")))
+
+
+def test_the_outputs_pipeline_py_reads_exist() -> None:
+    from pipeline_py.tf_outputs import DEFAULT_OUTPUTS_MAP
+
+    declared = set(re.findall(r'^output "([^"]+)"', (TF / "stack" / "outputs.tf").read_text(), re.M))
+    referenced = {ref.split(".")[0] for ref in DEFAULT_OUTPUTS_MAP.values()} | {"service_names"}
+    assert referenced <= declared, sorted(referenced - declared)
+
+
+def test_module_tests_exist_for_the_modules_with_logic() -> None:
+    assert {"modules/alb", "modules/ecs-service", "modules/network", "modules/security-groups",
+            "modules/state-backend"} <= set(TESTED)
+
+
+@pytest.mark.parametrize("path", TESTED)
+def test_terraform_test_with_a_mocked_provider(tf_copy: Path, path: str) -> None:
+    """`terraform test` on the module's shapes (a mocked provider: no AWS, seconds)."""
+    with Terraform(tf_copy / path, Reporter(quiet=True), mirror=find_mirror(None, os.environ)) as tf:
+        tf.check(tf.run("init", "-backend=false", "-input=false", quiet=True), "init")
+        done = tf.run("test", quiet=True)
+    assert done.code == 0, done.output[-4000:]
+    assert "0 failed" in done.output and " skipped" not in done.output

@@ -234,3 +234,29 @@ def test_bad_input(project: Project) -> None:
     assert weights(project) == {"blue": 100, "green": 0}
     r = run_cli(*project.args("--json", "deploy", "--strategy", "blue-green", "--image", "x", "--pause-at", "50"))
     assert r.code == 2 and "canary and linear" in r.json["message"]
+
+
+def _bounds(name: str) -> tuple[int, int]:
+    t = client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[f"service/task-api-local/{name}"])["ScalableTargets"][0]
+    return t["MinCapacity"], t["MaxCapacity"]
+
+
+@pytest.mark.parametrize("scenario, code", [("healthy", 0), ("error-rate=0.5", 1)])
+def test_the_deploy_owns_autoscaling_bounds_of_the_colours(project: Project, scenario: str, code: int) -> None:
+    """Autoscaling would bring a colour scaled to 0 back to its minimum: the deploy copies the live
+    colour's bounds to the new colour and parks the colour it takes out of service at 0/0."""
+    aas = client("application-autoscaling")
+    for name, bounds in (("task-api-blue", (2, 6)), ("task-api-green", (1, 1))):
+        aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=f"service/task-api-local/{name}",
+                                     ScalableDimension="ecs:service:DesiredCount",
+                                     MinCapacity=bounds[0], MaxCapacity=bounds[1])
+    project.write(canary={"steps": [50, 100], "bake_seconds": 1})
+    r = deploy(project, "canary", "--var", f"scenario={scenario}")
+    assert r.code == code, r.stderr
+    if code == 0:
+        assert _bounds("task-api-green") == (2, 6) and _bounds("task-api-blue") == (0, 0)
+        assert desired("task-api-blue") == 0
+    else:
+        assert _bounds("task-api-green") == (0, 0) and _bounds("task-api-blue") == (2, 6)
+        assert desired("task-api-green") == 0 and desired("task-api-blue") == 2

@@ -76,9 +76,13 @@ def test_bad_input_exits_2_with_one_message_and_json_error(tmp_path: Path) -> No
     assert "Traceback" not in r.stderr
 
 
-def test_no_image() -> None:
-    r = run_cli("--config", CONFIG, "--env", "local", "render")
-    # the sample has no .pipeline-py/last-push.json checked in
+def test_no_image(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(CONFIG, tmp_path / "pipeline.yaml")
+    shutil.copytree(EXAMPLE / "deploy", tmp_path / "deploy")
+    r = run_cli("--config", str(tmp_path / "pipeline.yaml"), "--env", "local", "render")
+    assert not (tmp_path / ".pipeline-py").exists()
     assert r.code == 2
     assert "no image: pass --image REF or run `pipeline-py push` first" in r.stderr
 

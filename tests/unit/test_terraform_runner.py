@@ -114,6 +114,19 @@ def test_lock_contention_names_the_holder(tmp_path: Path) -> None:
     assert err.result["lock"]["operation"] == "OperationTypeApply"
 
 
+def test_a_lock_error_without_lock_info_is_not_contention(tmp_path: Path) -> None:
+    text = ("\nError: Error acquiring the state lock\n\nError message: ResourceNotFoundException: "
+            "Requested resource not found (table task-api-terraform-locks)\n")
+    err = tf(tmp_path).failure(Completed(["terraform", "plan"], 1, output=text,
+                                         diagnostics=parse_diagnostics(text)), "plan")
+    assert isinstance(err, OperationFailed) and "lock" not in err.result
+    assert "could not take the state lock" in err.message and "ResourceNotFoundException" in err.message
+    console = LOCKED_BOXED
+    err = tf(tmp_path).failure(Completed(["terraform", "plan"], 1, output=console,
+                                         diagnostics=parse_diagnostics(console)), "plan")
+    assert "locked by dev@laptop (a console or state command" in err.message
+
+
 def test_stale_plan_input_errors_and_failed_applies(tmp_path: Path) -> None:
     t = tf(tmp_path)
 
@@ -161,3 +174,21 @@ def test_cli_config_carries_the_mirror_and_keeps_the_users_own(tmp_path: Path) -
         assert t.env()["TF_CLI_CONFIG_FILE"] == str(user), "an explicit provider_installation is respected"
     with Terraform(tmp_path, Reporter(stream=io.StringIO()), environ={"TF_CLI_CONFIG_FILE": "/nonexistent.rc"}) as t:
         assert Path(t.env()["TF_CLI_CONFIG_FILE"]).is_file(), "a dangling CLI config path is replaced"
+
+
+def test_a_shared_root_runs_with_chdir_and_the_environments_data_dir(tmp_path: Path) -> None:
+    root, env_dir = tmp_path / "stack", tmp_path / "environments" / "dev"
+    t = Terraform(root, Reporter(stream=io.StringIO(), timestamps=False), environ={"TF_DATA_DIR": "/elsewhere"},
+                  lock_timeout=2, cwd=env_dir, data_dir=env_dir / ".terraform")
+    assert t.command("plan", "-input=false") == ["terraform", f"-chdir={root}", "plan", "-no-color", "-input=false"]
+    assert t.command("output", "-json") == ["terraform", f"-chdir={root}", "output", "-json"]
+    assert t.env()["TF_DATA_DIR"] == str(env_dir / ".terraform")
+    data_dir = env_dir / ".terraform"
+    assert t.display(t.command("init")) == f"TF_DATA_DIR={data_dir} terraform -chdir={root} init -no-color"
+    err = t.failure(Completed(["terraform", "plan"], 1, output=LOCKED_PLAIN,
+                              diagnostics=parse_diagnostics(LOCKED_PLAIN)), "plan")
+    assert (f"`TF_DATA_DIR={env_dir / '.terraform'} terraform -chdir={root} force-unlock "
+            f"9669d602-6808-21d6-3151-ef40fb2217b6`") in err.message
+    classic = tf(tmp_path)
+    assert "TF_DATA_DIR" not in classic.env() and classic.display(["terraform", "init"]) == "terraform init"
+    assert classic.hint("force-unlock", "x") == f"`terraform force-unlock x` in {tmp_path}"

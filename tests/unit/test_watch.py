@@ -214,3 +214,37 @@ def test_circuit_breaker_failure_between_polls_is_explained_with_the_stopped_tas
                               "to f:1 (deployment rb); tasks stopped: Essential container in task exited (exit code 3)")
     assert script.stopped_calls == 1
     assert "exit code 3" in out.getvalue()
+
+
+def test_a_whole_failed_wave_with_nothing_running_fails_before_the_limit() -> None:
+    """Two tasks desired, both failed, none running: waiting for a third failure (ECS's back-off
+    delays the next wave) would only delay the rollback."""
+    views = [view([dep("new", "PRIMARY", "f:2", failed=1, pending=1), dep("old", "ACTIVE", "f:1", running=2)]),
+             view([dep("new", "PRIMARY", "f:2", failed=2), dep("old", "ACTIVE", "f:1", running=2)])]
+    w, *_ = make(views)
+    outcome = w.watch("c", "svc", "new", WatchSettings(5, 60, 3))
+    assert outcome.cause == "failed_tasks"
+    assert "every task deployment new started has failed (2 failed, none running)" in outcome.reason
+
+
+def test_one_failure_among_running_tasks_is_tolerated() -> None:
+    views = [view([dep("new", "PRIMARY", "f:2", failed=1, running=1, pending=1)]),
+             view([dep("new", "PRIMARY", "f:2", failed=1, running=2, rollout="COMPLETED")])]
+    w, *_ = make(views)
+    assert w.watch("c", "svc", "new", WatchSettings(5, 60, 3)).ok
+
+
+def test_ecs_saying_it_cannot_start_tasks_fails_fast() -> None:
+    views = [view([dep("new", "PRIMARY", "f:2", desired=4, failed=1, pending=3)],
+                  events=[("e1", "(service svc) is unable to consistently start tasks successfully.")])]
+    w, *_ = make(views)
+    outcome = w.watch("c", "svc", "new", WatchSettings(5, 60, 3))
+    assert outcome.cause == "failed_tasks" and "unable to consistently start" in outcome.reason
+
+
+def test_the_update_response_serves_as_the_first_poll() -> None:
+    after = view([dep("new", "PRIMARY", "f:2", pending=2), dep("old", "ACTIVE", "f:1", running=2)])
+    w, script, clock, _ = make([view([dep("new", "PRIMARY", "f:2", running=2, rollout="COMPLETED")])])
+    outcome = w.watch("c", "svc", "new", SETTINGS, initial=after)
+    assert outcome.ok
+    assert script.i == 1 and clock.sleeps == [5]

@@ -115,6 +115,13 @@ resource "aws_appautoscaling_target" "this" {
   max_capacity       = var.autoscaling.max_capacity
 
   tags = var.tags
+
+  # Terraform sets the initial bounds; afterwards the pipeline owns them. A two-colour deploy copies
+  # the live colour's bounds to the colour it prepares and sets the old colour's to 0/0 when it
+  # scales it down (else autoscaling would bring the idle colour back to its minimum).
+  lifecycle {
+    ignore_changes = [min_capacity, max_capacity]
+  }
 }
 
 resource "aws_appautoscaling_policy" "cpu" {

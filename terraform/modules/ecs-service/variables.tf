@@ -80,7 +80,7 @@ variable "desired_count" {
 }
 
 variable "autoscaling" {
-  description = "Target tracking per service. min/max apply to every colour, so an idle colour stays warm (instant rollback)."
+  description = "Target tracking per service. min/max are each colour's initial bounds; afterwards the pipeline owns them (ignore_changes): a two-colour deploy gives the new colour the live colour's bounds and the old colour 0/0."
   type = object({
     enabled            = optional(bool, true)
     min_capacity       = number

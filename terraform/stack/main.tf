@@ -1,5 +1,7 @@
-# The same file in every environment (tests/integration/test_terraform_validate.py checks that);
-# environments differ only in terraform.tfvars and backend.hcl.
+# The service's stack, one root module for every environment. An environment is data only:
+# environments/<env>/terraform.tfvars (sizes, account guard) and environments/<env>/backend.hcl
+# (its state). pipeline-py runs terraform here with `-chdir`, the environment's TF_DATA_DIR,
+# -backend-config and -var-file (docs/terraform.md).
 
 locals {
   name = "${var.service}-${var.environment}"
@@ -17,10 +19,16 @@ provider "aws" {
   default_tags {
     tags = local.tags
   }
+
+  # Deploys keep their bookkeeping in tags on the services (pipeline-py:task-definition,
+  # pipeline-py:previous-task-definition, pipeline-py:rollout*): terraform leaves them alone.
+  ignore_tags {
+    key_prefixes = ["pipeline-py:"]
+  }
 }
 
 module "network" {
-  source = "../../modules/network"
+  source = "../modules/network"
 
   name               = local.name
   cidr_block         = var.vpc_cidr
@@ -30,7 +38,7 @@ module "network" {
 }
 
 module "security_groups" {
-  source = "../../modules/security-groups"
+  source = "../modules/security-groups"
 
   name                        = local.name
   vpc_id                      = module.network.vpc_id
@@ -41,7 +49,7 @@ module "security_groups" {
 }
 
 module "alb" {
-  source = "../../modules/alb"
+  source = "../modules/alb"
 
   name                = local.name
   vpc_id              = module.network.vpc_id
@@ -55,13 +63,13 @@ module "alb" {
 }
 
 module "ecr" {
-  source = "../../modules/ecr"
+  source = "../modules/ecr"
 
   name = var.service
 }
 
 module "rds" {
-  source = "../../modules/rds"
+  source = "../modules/rds"
   count  = var.db_enabled ? 1 : 0
 
   name                  = local.name
@@ -82,7 +90,7 @@ locals {
 }
 
 module "ecs_service" {
-  source = "../../modules/ecs-service"
+  source = "../modules/ecs-service"
 
   name               = local.name
   container_image    = "${module.ecr.repository_url}:${var.bootstrap_image_tag}"
@@ -118,7 +126,7 @@ module "ecs_service" {
 }
 
 module "monitoring" {
-  source = "../../modules/monitoring"
+  source = "../modules/monitoring"
 
   name                   = local.name
   alb_arn_suffix         = module.alb.alb_arn_suffix
