@@ -42,6 +42,11 @@ def _run(argv: list[str]) -> tuple[int, dict[str, Any]]:
         return code, {"raw": buf.getvalue()}
 
 
+# Slower than the simulator's default (where a crash, ECS's circuit breaker and its rollback all
+# fit between two polls), so the story shows the watch catching a failing deployment by itself.
+DEMO_TIMING = {"scale": 0.01, "provisioning": 0.3, "pending": 0.6, "activating": 0.2, "crash_delay": 0.3}
+
+
 def _ensure_stack(ctx: Context) -> dict[str, str]:
     """Use the stack the environment points at, or start one in the background."""
     if os.environ.get("AWS_ENDPOINT_URL"):
@@ -49,7 +54,8 @@ def _ensure_stack(ctx: Context) -> dict[str, str]:
     from pipeline_py.local.stack import Stack, state_dir
 
     ctx.reporter.step("starting the local stack (pipeline-py local up)")
-    out = Stack(state_dir(), ctx.reporter).up(port=4566, registry_port=5000, with_registry=None, timing=None)
+    out = Stack(state_dir(), ctx.reporter).up(port=4566, registry_port=5000, with_registry=None,
+                                              timing=json.dumps(DEMO_TIMING))
     env = out.get("environment") or {}
     os.environ.update(env)
     return env
