@@ -44,8 +44,8 @@ def register_keys() -> frozenset[str]:
     return frozenset(input_shape().members)
 
 
-def cpu_units(value: Any) -> int | None:
-    """``"256"``, ``256`` or ``"0.25 vCPU"`` → 256; None when not a size ECS understands."""
+def _size(value: Any, unit: re.Pattern[str]) -> int | None:
+    """A plain number, or a number of the 1024-multiple unit (``vCPU``, ``GB``)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -53,23 +53,19 @@ def cpu_units(value: Any) -> int | None:
     if isinstance(value, str):
         if m := _NUM.match(value):
             return int(m.group(1))
-        if m := _VCPU.match(value):
+        if m := unit.match(value):
             return round(float(m.group(1)) * 1024)
     return None
+
+
+def cpu_units(value: Any) -> int | None:
+    """``"256"``, ``256`` or ``"0.25 vCPU"`` → 256; None when not a size ECS understands."""
+    return _size(value, _VCPU)
 
 
 def memory_mib(value: Any) -> int | None:
     """``"512"``, ``512`` or ``"0.5 GB"`` → 512; None when not a size ECS understands."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        if m := _NUM.match(value):
-            return int(m.group(1))
-        if m := _GB.match(value):
-            return round(float(m.group(1)) * 1024)
-    return None
+    return _size(value, _GB)
 
 
 def _botocore_errors(td: dict[str, Any]) -> list[str]:
