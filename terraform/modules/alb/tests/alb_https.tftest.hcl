@@ -1,20 +1,7 @@
 # terraform test (>= 1.7, mocked provider: no AWS calls). One file per shape: runs in a file
 # share state, and the listeners ignore later changes to their actions (the pipeline owns them).
 mock_provider "aws" {
-  mock_resource "aws_lb" {
-    defaults = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/svc-test/0123456789abcdef" }
-  }
-  mock_resource "aws_lb_listener" {
-    defaults = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/svc-test/0123456789abcdef/0123456789abcdef" }
-  }
-  override_resource {
-    target = aws_lb_target_group.this["blue"]
-    values = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/svc-test-blue/0123456789abcdef" }
-  }
-  override_resource {
-    target = aws_lb_target_group.this["green"]
-    values = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/svc-test-green/0123456789abcdef" }
-  }
+  source = "./tests/mocks"
 }
 
 variables {
