@@ -1,7 +1,8 @@
 # The two commands of the README: `make demo` (the main job, on the local stack) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-export PIPELINE_PY_STATE_DIR ?= $(CURDIR)/.state
+# JAVA_HOME for groovy, computed where setup and .ci/run compute it (scripts/env.sh).
+export JAVA_HOME := $(shell bash scripts/env.sh --print | sed -n 's/^JAVA_HOME=//p')
 
 .PHONY: setup demo test lint unit groovy bench clean
 
@@ -16,6 +17,7 @@ test: setup lint
 
 lint:
 	$(PY) -m ruff check pipeline_py tests benchmarks
+	$(PY) -m mypy
 
 unit: setup
 	$(PY) -m pytest -p no:cacheprovider tests/unit

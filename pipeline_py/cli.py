@@ -18,11 +18,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from pipeline_py import __version__
 from pipeline_py.commands import register_all
-from pipeline_py.context import Context
 from pipeline_py.errors import EXIT_FAILED, EXIT_HUMAN_NEEDED, Aborted, BadInput, PipelineError
 from pipeline_py.report import Redactor, Reporter, print_result
 
@@ -42,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_globals(p: argparse.ArgumentParser, *, top: bool) -> None:
-    d = {} if top else {"default": argparse.SUPPRESS}
+    d: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
     g = p.add_argument_group("global options")
     g.add_argument("--config", metavar="FILE", help=GLOBAL_HELP["config"], **d)
     g.add_argument("--env", metavar="NAME", help=GLOBAL_HELP["env"], **d)
@@ -238,6 +235,24 @@ class _SignalGuard:
             signal.signal(sig, old)
 
 
+def _is_aws_error(exc: BaseException) -> bool:
+    """A botocore ClientError/BotoCoreError (checked without importing botocore at start-up)."""
+    botocore = sys.modules.get("botocore.exceptions")
+    return botocore is not None and isinstance(exc, botocore.ClientError | botocore.BotoCoreError)
+
+
+def _unexpected(exc: Exception, reporter: Reporter) -> tuple[int, dict[str, Any]]:
+    """An AWS error no phase handled is a failure (exit 1); anything else is a bug: said so, with the
+    traceback, calling for a human (exit 3)."""
+    if _is_aws_error(exc):
+        reporter.error(f"AWS error: {exc}")
+        return EXIT_FAILED, {"status": "error", "error": "aws", "message": str(exc), "exit_code": EXIT_FAILED}
+    reporter.error(f"internal error: {exc.__class__.__name__}: {exc}")
+    reporter.raw(traceback.format_exc())
+    return EXIT_HUMAN_NEEDED, {"status": "error", "error": "internal", "message": str(exc),
+                               "exit_code": EXIT_HUMAN_NEEDED}
+
+
 def main(argv: Sequence[str] | None = None, *, context_factory: Any = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     redact = Redactor.from_environ()
@@ -248,7 +263,11 @@ def main(argv: Sequence[str] | None = None, *, context_factory: Any = None) -> i
     try:
         args = parse(argv)
         as_json = bool(getattr(args, "json", False))
-        ctx = (context_factory or Context)(args=args, reporter=reporter)
+        if context_factory is None:
+            from pipeline_py.context import Context
+
+            context_factory = Context
+        ctx = context_factory(args=args, reporter=reporter)
         with _SignalGuard():
             out = args.handler(ctx, args)
         if out is None and not as_json:
@@ -265,18 +284,11 @@ def main(argv: Sequence[str] | None = None, *, context_factory: Any = None) -> i
         code = EXIT_FAILED
         reporter.error(f"{exc}; nothing was in progress that needed restoring")
         result = {"status": "aborted", "error": "aborted", "message": str(exc), "exit_code": code}
-    except (ClientError, BotoCoreError) as exc:
-        code = EXIT_FAILED
-        reporter.error(f"AWS error: {exc}")
-        result = {"status": "error", "error": "aws", "message": str(exc), "exit_code": code}
     except KeyboardInterrupt:
         code = EXIT_FAILED
         result = {"status": "aborted", "error": "aborted", "message": "interrupted", "exit_code": code}
-    except Exception as exc:  # a bug: say so, with the traceback, and call for a human
-        code = EXIT_HUMAN_NEEDED
-        reporter.error(f"internal error: {exc.__class__.__name__}: {exc}")
-        reporter.raw(traceback.format_exc())
-        result = {"status": "error", "error": "internal", "message": str(exc), "exit_code": code}
+    except Exception as exc:
+        code, result = _unexpected(exc, reporter)
     if as_json or code == 0 or len(result) > 4:
         print_result(result, as_json=as_json, redact=redact)
     return code

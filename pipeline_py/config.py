@@ -54,8 +54,7 @@ def _duration(value: Any) -> Any:
 
 Seconds = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
 PositiveSeconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
-Strategy = Literal["rolling", "blue-green", "canary", "linear"]
-STRATEGIES: tuple[str, ...] = ("rolling", "blue-green", "canary", "linear")
+Strategy = Literal["rolling", "blue-green", "canary", "linear"]  # = pipeline_py.deploy.STRATEGY_NAMES
 
 
 class Model(BaseModel):
@@ -142,10 +141,12 @@ class AnalysisConfig(Model):
         50.0, ge=0, description="ignore p99 ratio failures when the absolute difference is below this"
     )
     min_requests: int = Field(50, ge=0)
+    confidence: float = Field(0.99, ge=0.5, le=0.9999,
+                              description="one-sided confidence of the 5XX-rate bounds and the comparison with stable")
     inconclusive: InconclusivePolicy = "wait"
     max_inconclusive_extensions: int = Field(3, ge=0, le=100)
-    failure_limit: int = Field(1, ge=0, description="roll back when more samples than this have failed")
-    consecutive_failure_limit: int = Field(2, ge=1, description="roll back after this many failed samples in a row")
+    failure_limit: int = Field(1, ge=0, description="roll back when more looks than this have failed")
+    consecutive_failure_limit: int = Field(2, ge=1, description="roll back after this many failed looks in a row")
     interval: PositiveSeconds = Field(60.0, description="analysis sample interval within a step")
     initial_delay: Seconds = Field(0.0, description="wait for metric lag before the first sample")
     period: int = Field(60, ge=1, description="CloudWatch period in seconds (1 for high resolution)")
@@ -199,15 +200,29 @@ class TerraformConfig(Model):
     lock_timeout: Seconds = 60.0
     protected_types: list[str] | None = Field(
         None, description="resource types (glob patterns) a plan may not destroy or replace without --allow-destroy; "
-        "unset = pipeline_py.terraform_plan.DEFAULT_PROTECTED_TYPES"
+        "unset = pipeline_py.terraform.plan.DEFAULT_PROTECTED_TYPES"
     )
     outputs_map: dict[str, str] = Field(
         default_factory=dict,
         description="config path -> terraform output ('name', or 'name.key' / 'name.0' into maps and lists) for "
-        "from_terraform_outputs, merged over pipeline_py.tf_outputs.DEFAULT_OUTPUTS_MAP ('' drops a default)",
+        "from_terraform_outputs, merged over pipeline_py.terraform.outputs.DEFAULT_OUTPUTS_MAP ('' drops a default)",
     )
     binary: str = Field("terraform", description="the terraform executable (name on PATH or a path)")
     parallelism: int | None = Field(None, ge=1, le=256, description="terraform -parallelism (default: terraform's 10)")
+
+
+DEFAULT_LOCK_TABLE = "pipeline-py-locks"
+
+
+class LockConfig(Model):
+    """The deploy lock (see pipeline_py/deploy/locking.py): a lease in a DynamoDB table."""
+
+    table: str = Field(DEFAULT_LOCK_TABLE, min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$",
+                       description="DynamoDB table with partition key LockId (string)")
+    ttl: Annotated[float, BeforeValidator(_duration), Field(ge=10, le=3600)] = Field(
+        60.0, description="how long a lock outlives a holder that stopped renewing it")
+    wait: Annotated[float, BeforeValidator(_duration), Field(ge=0, le=86400)] = Field(
+        0.0, description="how long a deploy waits for a held lock before giving up (--wait-for-lock)")
 
 
 class JenkinsConfig(Model):
@@ -244,10 +259,15 @@ class Settings(Model):
     max_failed_tasks: int = Field(3, ge=1, description="stopped tasks of our deployment before failing fast")
     bake_seconds: Seconds = 0.0
     alarms: list[str] = Field(default_factory=list)
+    preexisting_alarms: Literal["fail", "wait", "ignore"] = Field(
+        "wait", description="an alarm already in ALARM when a deploy starts: fail the deploy at once; wait "
+        "(fail only if it still fires alarm_grace after the new revision took all traffic); or ignore it")
+    alarm_grace: Seconds = Field(300.0, description="see preexisting_alarms")
     smoke: SmokeCheck | None = None
     blue_green: BlueGreenConfig = Field(default_factory=BlueGreenConfig)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
     run_task: RunTaskConfig = Field(default_factory=RunTaskConfig)
+    lock: LockConfig = Field(default_factory=LockConfig)
     from_terraform_outputs: bool = False
 
     @property

@@ -7,15 +7,18 @@ copy-paste. ``--dry-run`` shows the tags, labels and build args and needs no Doc
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command
-from pipeline_py.context import Context
-from pipeline_py.image_build import build_image, plan_build
-from pipeline_py.last_image import write_last_build
+
+if TYPE_CHECKING:
+    from pipeline_py.context import Context
 
 
 def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    from pipeline_py.images.build import build_image, plan_build
+    from pipeline_py.images.state import write_last_build
+
     overrides = {k: v for k, v in {"image.target": args.target, "image.platform": args.platform}.items()
                  if v is not None}
     settings = ctx.settings(overrides, env_required=False)
@@ -32,7 +35,7 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     if ctx.dry_run:
         ctx.reporter.info(f"dry run: would build {plan.references[0]} from {plan.dockerfile}")
         return {"dry_run": True, **plan.describe()}
-    from pipeline_py.docker_engine import connect
+    from pipeline_py.images.engine import connect
 
     result = build_image(connect(), plan, ctx.reporter, ctx.clock)
     state = write_last_build(base_dir, {

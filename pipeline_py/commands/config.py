@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command
-from pipeline_py.context import Context
+
+if TYPE_CHECKING:
+    from pipeline_py.context import Context
 
 
 def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:

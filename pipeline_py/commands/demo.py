@@ -15,11 +15,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command
-from pipeline_py.context import Context
 from pipeline_py.errors import BadInput, OperationFailed
+
+if TYPE_CHECKING:
+    from pipeline_py.context import Context
 
 
 @dataclass
@@ -51,14 +53,35 @@ def _ensure_stack(ctx: Context) -> dict[str, str]:
     """Use the stack the environment points at, or start one in the background."""
     if os.environ.get("AWS_ENDPOINT_URL"):
         return {}
+    from pipeline_py.commands._shared import require_local_extra
     from pipeline_py.local.stack import Stack, state_dir
 
+    require_local_extra()
     ctx.reporter.step("starting the local stack (pipeline-py local up)")
     out = Stack(state_dir(), ctx.reporter).up(port=4566, registry_port=5000, with_registry=None,
                                               timing=json.dumps(DEMO_TIMING))
     env = out.get("environment") or {}
     os.environ.update(env)
     return env
+
+
+def _still_running(ctx: Context) -> dict[str, Any]:
+    """Say what the demo leaves running and the one command that stops it."""
+    from pipeline_py.local.stack import Stack, state_dir
+
+    status = Stack(state_dir(), ctx.reporter).status()
+    comps = status.get("components") or {}
+    ctx.reporter.step("still running (the local stack, for you to try things on)")
+    if "moto" in comps:
+        ctx.reporter.info(f"  AWS endpoint:  {comps['moto']['url']}  (export AWS_ENDPOINT_URL={comps['moto']['url']} "
+                          "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1)")
+    if "registry" in comps:
+        ctx.reporter.info(f"  registry:      {comps['registry'].get('url')}")
+    for listener in status.get("listeners") or []:
+        ctx.reporter.info(f"  listener :{listener['port']} of {listener['load_balancer']}:  curl {listener['url']}/")
+    ctx.reporter.info(f"  state:         {status['state_file']}  (`pipeline-py local status` shows it)")
+    ctx.reporter.info("  stop it with:  pipeline-py local down")
+    return {**status, "stop": "pipeline-py local down"}
 
 
 def _docker_available() -> bool:
@@ -76,7 +99,7 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     if not config.exists():
         raise BadInput(f"demo config {config} not found (make demo uses examples/task-api/pipeline.yaml)")
     env = ctx.env or "local"
-    started = _ensure_stack(ctx)
+    _ensure_stack(ctx)
     settings = ctx.loaded().settings(env)
     from pipeline_py.aws import AwsFactory
     from pipeline_py.local import sandbox
@@ -134,9 +157,8 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     for line in summary:
         ctx.reporter.info(f"  {'✓' if line['as_expected'] else '✗'} {line['step']:<28} exit {line['exit_code']} "
                           f"{line['status'] or ''}" + (f" — {line['reason']}" if line.get("reason") else ""))
-    if started:
-        ctx.reporter.info("the local stack keeps running; `pipeline-py local down` stops it")
-    result = {"steps": summary, "local_stack": started or None}
+    still = _still_running(ctx)
+    result = {"steps": summary, "local_stack": still}
     if not all(s["as_expected"] for s in summary) or len(summary) < len(steps):
         raise OperationFailed("the demo did not go as expected", result={"status": "error", **result})
     return result

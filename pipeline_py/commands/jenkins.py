@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command, add_group
-from pipeline_py.config import JenkinsConfig, parse_assignment
-from pipeline_py.context import Context
 from pipeline_py.errors import BadInput
-from pipeline_py.jenkins.client import JenkinsClient, branch_item_name, connection
+
+if TYPE_CHECKING:
+    from pipeline_py.config import JenkinsConfig
+    from pipeline_py.context import Context
+    from pipeline_py.jenkins.client import JenkinsClient
 
 
 def _jenkins_config(ctx: Context, overrides: dict[str, Any], *, required: bool) -> tuple[JenkinsConfig, str | None]:
     """The config's jenkins section (and the service) with option overrides; defaults when there is
     no config file and none was asked for."""
+    from pipeline_py.config import JenkinsConfig
+
     explicit = getattr(ctx.args, "config", None) or ctx.environ.get("PIPELINE_PY_CONFIG")
     if not required and not explicit and not Path(ctx.config_path).exists():
         return JenkinsConfig(**{k.split(".", 1)[1]: v for k, v in overrides.items()}), None
@@ -34,6 +38,8 @@ def _given(**values: Any) -> dict[str, Any]:
 
 
 def _client(ctx: Context, cfg: JenkinsConfig) -> JenkinsClient:
+    from pipeline_py.jenkins.client import JenkinsClient, connection
+
     return JenkinsClient(connection(cfg.url, cfg.user, ctx.environ))
 
 
@@ -77,6 +83,8 @@ def validate(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    from pipeline_py.config import parse_assignment
+    from pipeline_py.jenkins.client import branch_item_name
     from pipeline_py.jenkins.follow import run_build
 
     cfg, service = _jenkins_config(ctx, _given(url=args.url), required=False)

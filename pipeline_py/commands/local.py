@@ -6,22 +6,21 @@ import argparse
 import json
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command, add_group
-from pipeline_py.context import Context
+from pipeline_py.commands._shared import require_local_extra
 from pipeline_py.errors import BadInput
-from pipeline_py.local.stack import (
-    DEFAULT_PORT,
-    DEFAULT_REGISTRY_PORT,
-    Stack,
-    aws_environment,
-    shell_exports,
-    state_dir,
-)
+from pipeline_py.local.defaults import DEFAULT_PORT, DEFAULT_REGISTRY_PORT
+
+if TYPE_CHECKING:
+    from pipeline_py.context import Context
+    from pipeline_py.local.stack import Stack
 
 
 def _stack(ctx: Context) -> Stack:
+    from pipeline_py.local.stack import Stack, state_dir
+
     return Stack(state_dir(ctx.environ), ctx.reporter)
 
 
@@ -38,8 +37,11 @@ def up(ctx: Context, args: argparse.Namespace) -> dict[str, Any] | None:
     if ctx.dry_run:
         return {"plan": [f"start moto server on 127.0.0.1:{args.port}",
                          f"start registry on 127.0.0.1:{args.registry_port} if a Docker engine answers"]}
+    require_local_extra()
     if args.foreground:
         return _foreground(ctx, args)
+    from pipeline_py.local.stack import shell_exports
+
     out = _stack(ctx).up(port=args.port, registry_port=args.registry_port, with_registry=args.registry,
                          timing=args.timing)
     if not ctx.json and out.get("environment"):
@@ -51,6 +53,7 @@ def up(ctx: Context, args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _foreground(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     from pipeline_py.local.server import LocalServer
+    from pipeline_py.local.stack import aws_environment, shell_exports
 
     server = LocalServer(port=args.port, timing=json.loads(args.timing) if args.timing else None).start()
     env = aws_environment(server.url)
@@ -70,11 +73,12 @@ def down(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def status(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
-    out = _stack(ctx).status()
+    out = _stack(ctx).status(ctx.environ)
     for name, comp in out["components"].items():
-        ctx.reporter.info(f"{name}: {'running' if comp['running'] else 'NOT running'} (pid {comp.get('pid')})")
+        where = f"pid {comp.get('pid')}" if comp.get("pid") else f"found at {comp.get('url')}, not in this state"
+        ctx.reporter.info(f"{name}: {'running' if comp['running'] else 'NOT running'} ({where})")
     if not out["components"]:
-        ctx.reporter.info("local stack: not started")
+        ctx.reporter.info("local stack: not started (`pipeline-py local up` starts it)")
     return out
 
 

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command
-from pipeline_py.config import Settings
-from pipeline_py.context import Context
 from pipeline_py.errors import OperationFailed
-from pipeline_py.image_build import validate_repository
-from pipeline_py.image_push import PushRequest, push_image
-from pipeline_py.image_tags import derive_tags, read_source_info, validate_tag
-from pipeline_py.last_image import read_last_build, write_last_push
+
+if TYPE_CHECKING:
+    from pipeline_py.config import Settings
+    from pipeline_py.context import Context
 
 
 def _source(ctx: Context, settings: Settings, base_dir: Path, args: argparse.Namespace) -> tuple[str | None, list[str]]:
     """The local image and its tags: ``--image`` (tags derived now), else the last build."""
+    from pipeline_py.images.state import read_last_build
+    from pipeline_py.images.tags import derive_tags, read_source_info, validate_tag
+
     extra = [validate_tag(t, "--tag") for t in args.tag or []]
     last = None if args.image else read_last_build(base_dir)
     if last is not None:
@@ -36,11 +37,15 @@ def _source(ctx: Context, settings: Settings, base_dir: Path, args: argparse.Nam
 
 
 def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    from pipeline_py.images.build import validate_repository
+    from pipeline_py.images.push import PushRequest, push_image
+    from pipeline_py.images.state import write_last_push
+
     settings = ctx.settings(env_required=False)
     base_dir = ctx.loaded().base_dir.resolve()
     repository = validate_repository(settings.repository)
     image_ref, tags = _source(ctx, settings, base_dir, args)
-    from pipeline_py.docker_engine import connect
+    from pipeline_py.images.engine import connect
 
     try:
         client = connect()

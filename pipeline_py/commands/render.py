@@ -7,18 +7,21 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline_py import taskdef
 from pipeline_py.commands import AddGlobals, add_command
-from pipeline_py.config import parse_assignment
-from pipeline_py.context import Context
 from pipeline_py.errors import BadInput
+
+if TYPE_CHECKING:
+    from pipeline_py import taskdef
+    from pipeline_py.context import Context
 
 _SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 
 
 def _extra_vars(items: list[str] | None) -> dict[str, Any]:
+    from pipeline_py.config import parse_assignment
+
     out: dict[str, Any] = {}
     for item in items or []:
         k, v = parse_assignment(item, "--var")
@@ -48,6 +51,8 @@ def _write(path: str, td: dict[str, Any]) -> None:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any] | None:
+    from pipeline_py import taskdef
+
     settings = ctx.settings()
     env = ctx.require_env()
     base_dir = ctx.loaded().base_dir
@@ -101,6 +106,8 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _register(ctx: Context, ecs: Any, td: dict[str, Any]) -> dict[str, Any]:
+    from pipeline_py import taskdef
+
     if ctx.dry_run:
         current = taskdef.latest_active(ecs, td["family"])
         if current is not None and taskdef.same(current[1], td):

@@ -11,20 +11,27 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline_py import terraform_env, terraform_plan
 from pipeline_py.commands import AddGlobals, add_command, add_group
-from pipeline_py.context import Context
 from pipeline_py.errors import Aborted, BadInput, HumanNeeded, OperationFailed, PipelineError
-from pipeline_py.terraform_runner import Terraform
+
+if TYPE_CHECKING:
+    from pipeline_py.context import Context
+    from pipeline_py.terraform import env as terraform_env
+    from pipeline_py.terraform import plan as terraform_plan
+    from pipeline_py.terraform.runner import Terraform
 
 SENSITIVE = "(sensitive)"
 
 
-def _setup(ctx: Context) -> tuple[Any, terraform_env.TfEnv]:
+def _setup(ctx: Context) -> tuple[Any, terraform_env.TfEnv, terraform_env.Workspace]:
+    from pipeline_py.commands._shared import tf_workspace
+    from pipeline_py.terraform import env as terraform_env
+
     settings = ctx.settings()
-    return settings, terraform_env.resolve(ctx, settings)
+    ws = tf_workspace(ctx)
+    return settings, terraform_env.resolve(settings, ws), ws
 
 
 def _base(tfenv: terraform_env.TfEnv) -> dict[str, Any]:
@@ -54,6 +61,8 @@ def _mask(outputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _narrate(ctx: Context, summary: terraform_plan.PlanSummary, protected: list[dict[str, str]]) -> None:
+    from pipeline_py.terraform import plan as terraform_plan
+
     ctx.reporter.step(f"plan: {summary.line()}")
     for action in terraform_plan.ACTIONS:
         for address in summary.addresses(action):
@@ -64,8 +73,10 @@ def _narrate(ctx: Context, summary: terraform_plan.PlanSummary, protected: list[
 
 
 def init(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
-    settings, tfenv = _setup(ctx)
-    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+    from pipeline_py.terraform import env as terraform_env
+
+    settings, tfenv, ws = _setup(ctx)
+    with terraform_env.terraform(settings, tfenv, ws) as tf:
         argv = tf.command(*terraform_env.init_args(tfenv, upgrade=args.upgrade))
         if ctx.dry_run:
             return {**_base(tfenv), "commands": [tf.display(argv)]}
@@ -75,10 +86,13 @@ def init(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def plan(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
-    settings, tfenv = _setup(ctx)
+    from pipeline_py.terraform import env as terraform_env
+    from pipeline_py.terraform import plan as terraform_plan
+
+    settings, tfenv, ws = _setup(ctx)
     plan_file = _plan_file(args, tfenv)
     var_args = [*terraform_env.var_file_args(tfenv), *_var_args(args.var)]
-    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+    with terraform_env.terraform(settings, tfenv, ws) as tf:
         plan_args = ["plan", "-input=false", "-detailed-exitcode", *tf.lock_args(), *tf.parallelism_args(),
                      f"-out={plan_file}", *var_args]
         if ctx.dry_run:
@@ -122,7 +136,10 @@ def plan(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def apply(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
-    settings, tfenv = _setup(ctx)
+    from pipeline_py.terraform import env as terraform_env
+    from pipeline_py.terraform import plan as terraform_plan
+
+    settings, tfenv, ws = _setup(ctx)
     plan_file = _plan_file(args, tfenv)
     record = terraform_plan.read_record(plan_file)
     if not plan_file.is_file():
@@ -146,7 +163,7 @@ def apply(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
                           f"applying it only if it passes the destroy guard")
     allow = bool(record and record.get("allow_destroy"))
     result: dict[str, Any] = {**_base(tfenv), "plan_file": str(plan_file), "applied": False}
-    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+    with terraform_env.terraform(settings, tfenv, ws) as tf:
         terraform_env.ensure_init(tf, tfenv)
         summary = terraform_plan.summarize(tf.show_json(plan_file))
         protected = terraform_plan.protected_changes(summary, settings.terraform.protected_types)
@@ -185,8 +202,10 @@ def _apply(tf: Terraform, plan_file: Path, result: dict[str, Any]) -> None:
 
 
 def output(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
-    settings, tfenv = _setup(ctx)
-    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+    from pipeline_py.terraform import env as terraform_env
+
+    settings, tfenv, ws = _setup(ctx)
+    with terraform_env.terraform(settings, tfenv, ws) as tf:
         terraform_env.ensure_init(tf, tfenv)
         outputs = tf.outputs(args.name)
     for name in sorted(outputs):

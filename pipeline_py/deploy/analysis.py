@@ -1,24 +1,93 @@
-"""The *analysis* port: judging a canary by its ALB metrics against absolute limits and against
-the stable colour over the same window, with a minimum-request guard and failure limits so one
-noisy sample does not roll back a good version. Separate from traffic routing (Argo Rollouts'
-split): this module never touches weights.
+"""Canary analysis: judging the new revision by its ALB metrics against absolute limits and against the
+stable colour over the same windows, with statistics, so that noise neither rolls back a good version
+nor promotes a bad one (Kayenta's and Argo Rollouts' approach). Separate from traffic routing: this
+module never touches weights.
 
-``judge`` is pure; ``Analyzer`` samples CloudWatch on an injectable clock.
+Within a step the counts accumulate from the first whole second after the weights were verified (so
+no window mixes the old split with the new). At every look the 5XX rate carries a Wilson score
+interval at ``confidence`` (one-sided):
+
+- FAIL when the interval's lower bound is above ``max_error_rate`` (the canary is worse than the limit
+  with confidence), when the canary is worse than the stable colour with significance (an exact
+  one-sided conditional binomial test, and the ratio and absolute difference beyond
+  ``max_error_rate_ratio`` and ``min_error_rate_delta``), or when its p99 exceeds the absolute or
+  relative limit;
+- PASS when the upper bound is under the limit and nothing else fails;
+- otherwise INCONCLUSIVE: not enough evidence either way yet.
+
+A step passes when its time is up without a failure; too little traffic (fewer than ``min_requests``)
+follows the ``inconclusive`` policy.
+
+``judge`` is pure; ``Analyzer`` samples the metrics port on an injectable clock.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.clock import Clock, Deadline
 from pipeline_py.config import AnalysisConfig
 from pipeline_py.report import Reporter
 
+if TYPE_CHECKING:
+    from pipeline_py.deploy.alarm_guard import AlarmGuard
+    from pipeline_py.deploy.ports import Metrics
+
 PASS = "pass"
 FAIL = "fail"
 INCONCLUSIVE = "inconclusive"
+
+
+def z_for(confidence: float) -> float:
+    """The one-sided normal quantile, e.g. 2.326 for 0.99."""
+    return NormalDist().inv_cdf(confidence)
+
+
+def wilson(errors: float, requests: float, z: float) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion; (0, 1) without data."""
+    n = requests
+    if n <= 0:
+        return 0.0, 1.0
+    p = min(max(errors / n, 0.0), 1.0)
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if errors <= 0 else max(0.0, centre - half)
+    hi = 1.0 if errors >= n else min(1.0, centre + half)
+    return lo, hi
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), exactly (log-space sum of the smaller tail)."""
+    if k <= 0:
+        return 1.0
+    if k > n or p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    lp, lq = math.log(p), math.log1p(-p)
+
+    def pmf(i: int) -> float:
+        return math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+
+    if k > n * p:
+        return min(1.0, sum(pmf(i) for i in range(k, n + 1)))
+    return max(0.0, 1.0 - sum(pmf(i) for i in range(k)))
+
+
+def worse_p(k1: float, n1: float, k2: float, n2: float) -> float:
+    """One-sided p-value that rate 1 (canary) is above rate 2 (stable): the exact conditional test —
+    given all ``k1 + k2`` errors, how likely are at least ``k1`` of them the canary's if both rates were
+    equal (binomial with the canary's share of requests). Exact for the small counts early in a step,
+    where a z-test calls one error against none significant."""
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    errors = round(k1 + k2)
+    return binomial_sf(round(k1), errors, n1 / (n1 + n2))
 
 
 @dataclass(frozen=True)
@@ -31,14 +100,28 @@ class Sample:
     def error_rate(self) -> float | None:
         return self.errors / self.requests if self.requests > 0 else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def __add__(self, other: Sample) -> Sample:
+        p99s = [p for p in (self.p99_ms, other.p99_ms) if p is not None]
+        return Sample(self.requests + other.requests, self.errors + other.errors, max(p99s) if p99s else None)
+
+    def bounds(self, z: float) -> tuple[float, float]:
+        return wilson(self.errors, self.requests, z)
+
+    def to_dict(self, z: float | None = None) -> dict[str, Any]:
         rate = self.error_rate
-        return {
+        out: dict[str, Any] = {
             "requests": int(self.requests),
             "errors_5xx": int(self.errors),
             "error_rate": round(rate, 5) if rate is not None else None,
             "p99_ms": round(self.p99_ms, 1) if self.p99_ms is not None else None,
         }
+        if z is not None and self.requests > 0:
+            lo, hi = self.bounds(z)
+            out["error_rate_bounds"] = [round(lo, 5), round(hi, 5)]
+        return out
+
+
+EMPTY = Sample(0, 0, None)
 
 
 @dataclass(frozen=True)
@@ -47,13 +130,16 @@ class Verdict:
     reasons: tuple[str, ...]
     canary: Sample
     stable: Sample | None
+    confidence: float = 0.99
 
     def to_dict(self) -> dict[str, Any]:
+        z = z_for(self.confidence)
         return {
             "result": self.result,
             "reasons": list(self.reasons),
-            "canary": self.canary.to_dict(),
-            "stable": self.stable.to_dict() if self.stable else None,
+            "confidence": self.confidence,
+            "canary": self.canary.to_dict(z),
+            "stable": self.stable.to_dict(z) if self.stable else None,
         }
 
 
@@ -61,93 +147,64 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}%"
 
 
+def _interval(s: Sample, z: float) -> str:
+    lo, hi = s.bounds(z)
+    return f"{_pct(s.error_rate)} [{_pct(lo)}–{_pct(hi)}]"
+
+
 def judge(canary: Sample, stable: Sample | None, cfg: AnalysisConfig) -> Verdict:
-    """One sample's verdict, with the numbers behind it in the reasons."""
-    reasons: list[str] = []
+    """The verdict on the counts so far, with the numbers and bounds behind it in the reasons."""
+    conf = cfg.confidence
+    z = z_for(conf)
     if canary.requests < max(cfg.min_requests, 1):
         return Verdict(INCONCLUSIVE, (f"{int(canary.requests)} requests < min_requests {cfg.min_requests}",),
-                       canary, stable)
+                       canary, stable, conf)
     rate = canary.error_rate or 0.0
-    if rate > cfg.max_error_rate:
-        reasons.append(f"5XX rate {_pct(rate)} > max {_pct(cfg.max_error_rate)}")
+    lo, hi = canary.bounds(z)
+    ci = f"{conf:.0%} CI"
+    fails: list[str] = []
+    if lo > cfg.max_error_rate:
+        fails.append(f"5XX rate {_pct(rate)} ({ci} {_pct(lo)}–{_pct(hi)}) is above max {_pct(cfg.max_error_rate)} "
+                     "with confidence")
     if cfg.max_p99_ms is not None and canary.p99_ms is not None and canary.p99_ms > cfg.max_p99_ms:
-        reasons.append(f"p99 {canary.p99_ms:.0f} ms > max {cfg.max_p99_ms:.0f} ms")
+        fails.append(f"p99 {canary.p99_ms:.0f} ms > max {cfg.max_p99_ms:.0f} ms")
     comparable = stable is not None and stable.requests >= max(cfg.min_requests, 1)
     if comparable and stable is not None:
         srate = stable.error_rate or 0.0
         if (cfg.max_error_rate_ratio is not None and rate - srate >= cfg.min_error_rate_delta
                 and rate > srate * cfg.max_error_rate_ratio):
-            reasons.append(f"5XX rate {_pct(rate)} is more than {cfg.max_error_rate_ratio:g}× stable's {_pct(srate)}")
+            pv = worse_p(canary.errors, canary.requests, stable.errors, stable.requests)
+            if pv < 1 - conf:
+                fails.append(f"5XX rate {_pct(rate)} is more than {cfg.max_error_rate_ratio:g}× stable's "
+                             f"{_pct(srate)} (p = {pv:.2g} < {1 - conf:.2g})")
         if (cfg.max_p99_ratio is not None and canary.p99_ms is not None and stable.p99_ms
                 and canary.p99_ms - stable.p99_ms >= cfg.min_p99_delta_ms
                 and canary.p99_ms > stable.p99_ms * cfg.max_p99_ratio):
-            reasons.append(f"p99 {canary.p99_ms:.0f} ms is more than {cfg.max_p99_ratio:g}× stable's "
-                           f"{stable.p99_ms:.0f} ms")
-    if reasons:
-        return Verdict(FAIL, tuple(reasons), canary, stable)
-    ok = [f"5XX rate {_pct(rate)} ≤ {_pct(cfg.max_error_rate)}"]
+            fails.append(f"p99 {canary.p99_ms:.0f} ms is more than {cfg.max_p99_ratio:g}× stable's "
+                         f"{stable.p99_ms:.0f} ms")
+    if fails:
+        return Verdict(FAIL, tuple(fails), canary, stable, conf)
+    notes = [f"5XX rate {_pct(rate)} ({ci} {_pct(lo)}–{_pct(hi)})"]
     if canary.p99_ms is not None:
-        ok.append(f"p99 {canary.p99_ms:.0f} ms" + (f" ≤ {cfg.max_p99_ms:.0f} ms" if cfg.max_p99_ms else ""))
+        notes.append(f"p99 {canary.p99_ms:.0f} ms" + (f" ≤ {cfg.max_p99_ms:.0f} ms" if cfg.max_p99_ms else ""))
     if comparable and stable is not None:
-        ok.append(f"stable: 5XX {_pct(stable.error_rate)}, p99 "
-                  + (f"{stable.p99_ms:.0f} ms" if stable.p99_ms is not None else "n/a"))
-    return Verdict(PASS, tuple(ok), canary, stable)
+        notes.append(f"stable: 5XX {_interval(stable, z)}, p99 "
+                     + (f"{stable.p99_ms:.0f} ms" if stable.p99_ms is not None else "n/a"))
+    if hi <= cfg.max_error_rate:
+        return Verdict(PASS, (f"upper bound {_pct(hi)} ≤ max {_pct(cfg.max_error_rate)}", *notes), canary, stable,
+                       conf)
+    return Verdict(INCONCLUSIVE, (f"not yet confident: upper bound {_pct(hi)} > max {_pct(cfg.max_error_rate)}",
+                                  *notes), canary, stable, conf)
 
 
-class MetricsSource(Protocol):
-    def sample(self, target_groups: dict[str, str], start: datetime, end: datetime) -> dict[str, Sample]: ...
-
-
-class CloudWatchMetrics:
-    """Per-target-group ALB metrics (namespace AWS/ApplicationELB, dimensions LoadBalancer and
-    TargetGroup) in one ``get_metric_data`` call per sample.
-
-    The query uses the configured period (1 s high resolution, or 60 s — periods CloudWatch
-    accepts); counts are summed over the window's datapoints and the window's p99 is the highest
-    per-period p99, which errs on the side of failing a slow canary."""
-
-    def __init__(self, cloudwatch: Any, load_balancer_arn: str, period: int) -> None:
-        self.cw = cloudwatch
-        self.lb_dimension = load_balancer_arn.split(":loadbalancer/", 1)[-1]
-        self.period = period
-
-    @staticmethod
-    def tg_dimension(arn: str) -> str:
-        return arn.split(":", 5)[-1]
-
-    def sample(self, target_groups: dict[str, str], start: datetime, end: datetime) -> dict[str, Sample]:
-        period = self.period
-        queries = []
-        for key, arn in target_groups.items():
-            dims = [{"Name": "LoadBalancer", "Value": self.lb_dimension},
-                    {"Name": "TargetGroup", "Value": self.tg_dimension(arn)}]
-            for qid, metric, stat in (("r", "RequestCount", "Sum"), ("e", "HTTPCode_Target_5XX_Count", "Sum"),
-                                      ("p", "TargetResponseTime", "p99")):
-                queries.append({
-                    "Id": f"{qid}_{key}",
-                    "MetricStat": {
-                        "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": dims},
-                        "Period": period,
-                        "Stat": stat,
-                    },
-                    "ReturnData": True,
-                })
-        resp = self.cw.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end,
-                                       ScanBy="TimestampAscending")
-        values: dict[str, list[float]] = {r["Id"]: list(r.get("Values", [])) for r in resp.get("MetricDataResults", [])}
-        out = {}
-        for key in target_groups:
-            p = values.get(f"p_{key}", [])
-            out[key] = Sample(
-                requests=sum(values.get(f"r_{key}", [])),
-                errors=sum(values.get(f"e_{key}", [])),
-                p99_ms=max(p) * 1000.0 if p else None,
-            )
-        return out
+def next_whole_second(t: datetime) -> datetime:
+    """Windows are whole seconds: the first starts at the first whole second after ``t``, so it holds
+    only requests routed by the weights in force at ``t``."""
+    whole = t.replace(microsecond=0)
+    return whole if whole == t else whole + timedelta(seconds=1)
 
 
 def _whole_second(t: datetime) -> datetime:
-    """CloudWatch windows are whole seconds; windows are contiguous so no request counts twice."""
     return t.replace(microsecond=0)
 
 
@@ -159,93 +216,95 @@ class StepResult:
 
 
 class Analyzer:
-    """Samples every ``interval`` through a step's bake; counts failures across the whole rollout."""
+    """Looks every ``interval`` through a step's bake at the counts accumulated since the step began;
+    counts failed looks across the whole rollout (``failure_limit``, ``consecutive_failure_limit``)."""
 
-    def __init__(self, metrics: MetricsSource, alarms: Any, cfg: AnalysisConfig, alarm_names: list[str],
-                 reporter: Reporter, clock: Clock) -> None:
+    def __init__(self, metrics: Metrics, guard: AlarmGuard | None, cfg: AnalysisConfig, reporter: Reporter,
+                 clock: Clock, origin: float | None = None) -> None:
         self.metrics = metrics
-        self.alarms = alarms
+        self.guard = guard
         self.cfg = cfg
-        self.alarm_names = alarm_names
         self.reporter = reporter
         self.clock = clock
         self.failures = 0
         self.consecutive = 0
         self.history: list[dict[str, Any]] = []
+        self.started = clock.monotonic() if origin is None else origin
 
     def run_step(self, *, weight: int, canary_tg: str, stable_tg: str | None, bake_seconds: float) -> StepResult:
         cfg = self.cfg
         step = StepResult(True, None)
+        step_start = next_whole_second(self.clock.utcnow())
         if cfg.initial_delay > 0:
             self.reporter.info(f"analysis: waiting {cfg.initial_delay:g}s for metrics to arrive")
             self.clock.sleep(cfg.initial_delay)
         deadline = Deadline(self.clock, bake_seconds)
-        window_start = _whole_second(self.clock.utcnow())
-        passes = 0
+        window_start = step_start
+        totals = {"canary": EMPTY, "stable": EMPTY}
+        last: Verdict | None = None
         extensions = 0
         while True:
             self.clock.sleep(cfg.interval)
             end = _whole_second(self.clock.utcnow())
             if end <= window_start:
                 continue
-            verdict, fired = self._sample(canary_tg, stable_tg, window_start, end)
+            tgs = {"canary": canary_tg, **({"stable": stable_tg} if stable_tg else {})}
+            window = self.metrics.sample(tgs, window_start, end)
             window_start = end
-            record = {"weight": weight, "at": end.isoformat(), **verdict.to_dict()}
+            for key in tgs:
+                totals[key] = totals[key] + window.get(key, EMPTY)
+            last = verdict = judge(totals["canary"], totals["stable"] if stable_tg else None, cfg)
+            fired = self.guard.check() if self.guard is not None else None
+            record = {"weight": weight, "at": end.isoformat(), "t": round(self.clock.monotonic() - self.started, 3),
+                      "window": {k: v.to_dict() for k, v in window.items()}, **verdict.to_dict()}
             if fired:
-                record["alarms"] = fired
+                record["alarm"] = fired
             step.samples.append(record)
             self.history.append(record)
             self._narrate(weight, verdict, fired)
             if fired:
-                return StepResult(False, "alarm in ALARM: " + "; ".join(fired), step.samples)
+                return StepResult(False, fired, step.samples)
             if verdict.result == FAIL:
                 self.failures += 1
                 self.consecutive += 1
                 if self.failures > cfg.failure_limit or self.consecutive >= cfg.consecutive_failure_limit:
-                    why = "; ".join(verdict.reasons)
-                    return StepResult(False, f"canary analysis failed at {weight}%: {why} "
-                                             f"({self.failures} failed samples, {self.consecutive} in a row)",
+                    return StepResult(False, f"canary analysis failed at {weight}%: {'; '.join(verdict.reasons)} "
+                                             f"({self.failures} failed looks, {self.consecutive} in a row)",
                                       step.samples)
-            elif verdict.result == PASS:
-                passes += 1
+            else:
                 self.consecutive = 0
-            if deadline.expired:
-                if passes > 0:
-                    return step
-                if cfg.inconclusive == "pass":
-                    self.reporter.warn(f"analysis at {weight}%: inconclusive (too little traffic); passing per policy")
-                    return step
-                if cfg.inconclusive == "fail":
-                    return StepResult(False, f"canary analysis inconclusive at {weight}%: "
-                                             f"{'; '.join(verdict.reasons)} (policy: fail)", step.samples)
-                if extensions >= cfg.max_inconclusive_extensions:
-                    return StepResult(False, f"canary analysis still inconclusive at {weight}% after "
-                                             f"{extensions} extensions: {'; '.join(verdict.reasons)}", step.samples)
-                extensions += 1
-                self.reporter.info(f"analysis at {weight}%: inconclusive, waiting {cfg.interval:g}s more "
-                                   f"({extensions}/{cfg.max_inconclusive_extensions})")
+            if not deadline.expired:
+                continue
+            if verdict.result == FAIL:
+                return StepResult(False, f"canary analysis failed at {weight}% when its time was up: "
+                                         f"{'; '.join(verdict.reasons)}", step.samples)
+            if verdict.result == PASS or totals["canary"].requests >= max(cfg.min_requests, 1):
+                return step  # time is up without a failure
+            if cfg.inconclusive == "pass":
+                self.reporter.warn(f"analysis at {weight}%: inconclusive (too little traffic); passing per policy")
+                return step
+            if cfg.inconclusive == "fail":
+                return StepResult(False, f"canary analysis inconclusive at {weight}%: "
+                                         f"{'; '.join(verdict.reasons)} (policy: fail)", step.samples)
+            if extensions >= cfg.max_inconclusive_extensions:
+                return StepResult(False, f"canary analysis still inconclusive at {weight}% after "
+                                         f"{extensions} extensions: {'; '.join(last.reasons)}", step.samples)
+            extensions += 1
+            self.reporter.info(f"analysis at {weight}%: inconclusive, waiting {cfg.interval:g}s more "
+                               f"({extensions}/{cfg.max_inconclusive_extensions})")
 
-    def _sample(self, canary_tg: str, stable_tg: str | None, start: datetime,
-                end: datetime) -> tuple[Verdict, list[str]]:
-        tgs = {"canary": canary_tg}
-        if stable_tg:
-            tgs["stable"] = stable_tg
-        samples = self.metrics.sample(tgs, start, end)
-        verdict = judge(samples["canary"], samples.get("stable"), self.cfg)
-        fired = [f"{n} ({r})" for n, r in self.alarms.firing(self.alarm_names)] if self.alarm_names else []
-        return verdict, fired
+    def _narrate(self, weight: int, v: Verdict, fired: str | None) -> None:
+        z = z_for(v.confidence)
 
-    def _narrate(self, weight: int, v: Verdict, fired: list[str]) -> None:
-        c = v.canary
-        nums = (f"canary {int(c.requests)} req, 5XX {_pct(c.error_rate)}, p99 "
-                + (f"{c.p99_ms:.0f} ms" if c.p99_ms is not None else "n/a"))
+        def nums(name: str, s: Sample) -> str:
+            return (f"{name} {int(s.requests)} req, 5XX {_interval(s, z)}, p99 "
+                    + (f"{s.p99_ms:.0f} ms" if s.p99_ms is not None else "n/a"))
+
+        line = f"analysis at {weight}%: {v.result.upper()} — {nums('canary', v.canary)}"
         if v.stable is not None:
-            s = v.stable
-            nums += (f" | stable {int(s.requests)} req, 5XX {_pct(s.error_rate)}, p99 "
-                     + (f"{s.p99_ms:.0f} ms" if s.p99_ms is not None else "n/a"))
-        line = f"analysis at {weight}%: {v.result.upper()} — {nums}"
+            line += " | " + nums("stable", v.stable)
         if v.result != PASS:
-            line += " — " + "; ".join(v.reasons)
+            line += " — " + v.reasons[0]
         if fired:
-            line += " — ALARM: " + "; ".join(fired)
+            line += f" — {fired}"
         (self.reporter.warn if v.result == FAIL or fired else self.reporter.info)(line)

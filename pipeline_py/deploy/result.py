@@ -14,6 +14,7 @@ ROLLED_BACK = "rolled_back"
 FAILED = "failed"
 PAUSED = "paused"
 NOT_STARTED = "not_started"
+DRY_RUN = "dry_run"
 
 
 @dataclass
@@ -29,6 +30,9 @@ class DeployReport:
     phases: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    """What happened when (seconds since the start): weight changes, pauses, rollbacks — the report's
+    time axis."""
     _start: float = 0.0
     _phase_start: float = 0.0
 
@@ -43,6 +47,14 @@ class DeployReport:
         self._phase_start = now
         self.phases.append({"phase": phase, "at": round(now - self._start, 3)})
         self.reporter.step(message or phase.replace("_", " "))
+
+    def event(self, kind: str, **data: Any) -> None:
+        self.timeline.append({"t": round(self.elapsed, 3), "kind": kind, **data})
+
+    @property
+    def origin(self) -> float:
+        """The monotonic time the deploy started (the report's zero)."""
+        return self._start
 
     def mark(self, name: str) -> None:
         """Record an elapsed-since-start timing such as ``to_steady_state_seconds``."""
@@ -70,6 +82,7 @@ class DeployReport:
         out.update(self.data)
         out["reason"] = self.reason
         out["phases"] = self.phases
+        out["timeline"] = self.timeline
         out["timings"] = self.timings
         return out
 
@@ -77,7 +90,7 @@ class DeployReport:
 def raise_for(result: dict[str, Any]) -> dict[str, Any]:
     """Return a successful result; raise the error that carries a failed one to its exit code."""
     status = result.get("status")
-    if status in (SUCCEEDED, PAUSED, "ok"):
+    if status in (SUCCEEDED, PAUSED, DRY_RUN, "ok"):
         return result
     message = result.get("reason") or status or "deploy failed"
     if status in (ROLLED_BACK, NOT_STARTED):

@@ -11,7 +11,9 @@ import requests
 
 from pipeline_py.clock import Clock, Deadline
 from pipeline_py.config import SmokeCheck
-from pipeline_py.deploy.ecs import Alarms, EcsServices, ServiceView, Targets, short_id, task_ip
+from pipeline_py.deploy.alarm_guard import AlarmGuard
+from pipeline_py.deploy.ports import Services, Targets
+from pipeline_py.deploy.views import ServiceView, short_id, task_ip
 from pipeline_py.deploy.watch import EventLog
 from pipeline_py.report import Reporter
 
@@ -24,7 +26,7 @@ class Check:
 
 
 def verify_targets(
-    services: EcsServices,
+    services: Services,
     targets: Targets,
     reporter: Reporter,
     clock: Clock,
@@ -47,7 +49,10 @@ def verify_targets(
     if not target_groups:
         return Check(True, details={"target_groups": []})
     ours = view.deployment(deployment_id) if view is not None else None
-    if ours is not None and len(view.deployments) == 1:  # type: ignore[union-attr]
+    if ours is not None and ours.desired == 0:
+        return Check(False, "our deployment runs 0 tasks: 0 targets cannot serve traffic",
+                     {"targets": {tg: {} for tg in target_groups}})
+    if ours is not None and ours.running > 0 and len(view.deployments) == 1:  # type: ignore[union-attr]
         summary = {}
         for tg in target_groups:
             live = [t for t in targets.health(tg) if container_port in (None, t.port) and t.state != "draining"]
@@ -59,10 +64,9 @@ def verify_targets(
     last = ""
     while True:
         tasks = services.running_tasks(cluster, deployment_id)
-        ips = {task_ip(t): short_id(t["taskArn"]) for t in tasks}
-        ips.pop(None, None)
+        ips = {ip: short_id(t["taskArn"]) for t in tasks if (ip := task_ip(t)) is not None}
         problems: list[str] = []
-        summary: dict[str, dict[str, str]] = {}
+        summary = {}
         for tg in target_groups:
             states = {t.id: t for t in targets.health(tg) if container_port in (None, t.port)}
             summary[tg] = {}
@@ -87,8 +91,8 @@ def verify_targets(
 
 
 def bake(
-    services: EcsServices,
-    alarms: Alarms,
+    services: Services,
+    guard: AlarmGuard,
     log: EventLog,
     reporter: Reporter,
     clock: Clock,
@@ -96,20 +100,18 @@ def bake(
     cluster: str,
     service: str,
     deployment_id: str,
-    alarm_names: list[str],
     seconds: float,
     poll_interval: float,
 ) -> Check:
     """Hold for ``seconds`` while no alarm fires and ECS keeps our deployment PRIMARY."""
     if seconds <= 0:
         return Check(True)
-    reporter.info(f"baking {seconds:.0f}s" + (f", watching alarms {', '.join(alarm_names)}" if alarm_names else ""))
+    reporter.info(f"baking {seconds:.0f}s" + (f", watching alarms {', '.join(guard.names)}" if guard.names else ""))
     deadline = Deadline(clock, seconds)
     while True:
-        if alarm_names:
-            firing = alarms.firing(alarm_names)
-            if firing:
-                return Check(False, "alarm in ALARM during bake: " + "; ".join(f"{n} ({r})" for n, r in firing))
+        fired = guard.check()
+        if fired:
+            return Check(False, f"{fired} (during the bake)")
         view = services.describe(cluster, [service]).get(service)
         if view is None:
             return Check(False, f"service {service} disappeared during bake")

@@ -1,6 +1,6 @@
 """Watching one deployment of one service, not a blind waiter.
 
-Every poll: one ``describe_services`` (plus one ``describe_alarms`` when alarms are configured).
+Every poll: one ``describe_services`` (plus one ``describe_alarms`` when alarms are guarded).
 New service events are printed as they arrive; our deployment's counts and rolloutState are
 tracked; when its failed-task count moves, the newly stopped tasks are looked up and their
 reasons and exit codes printed. The watch ends at steady state or fails fast, always with the
@@ -10,11 +10,16 @@ reason, and on timeout with a diagnosis of what was still blocking.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from pipeline_py.clock import Clock, Deadline
-from pipeline_py.deploy.ecs import Alarms, EcsServices, ServiceView, StoppedTask, Targets, short_id, td_label
+from pipeline_py.deploy.views import ServiceView, StoppedTask, short_id, td_label
 from pipeline_py.report import Reporter
+
+if TYPE_CHECKING:
+    from pipeline_py.deploy.alarm_guard import AlarmGuard
+    from pipeline_py.deploy.ports import Services, Targets
 
 STEADY = "steady"
 FAILED = "failed"
@@ -41,7 +46,7 @@ class EventLog:
             created = e.get("createdAt")
             self.events.append({
                 "service": view.name,
-                "created_at": created.isoformat() if hasattr(created, "isoformat") else created,
+                "created_at": created.isoformat() if isinstance(created, datetime) else created,
                 "message": e.get("message", ""),
             })
             self.reporter.detail(f"event: {e.get('message', '')}")
@@ -59,7 +64,7 @@ class WatchSettings:
     poll_interval: float
     timeout: float
     max_failed_tasks: int
-    alarms: list[str] = field(default_factory=list)
+    guard: AlarmGuard | None = None
 
 
 @dataclass
@@ -107,15 +112,13 @@ def is_steady(view: ServiceView, deployment_id: str) -> bool:
 class DeploymentWatcher:
     def __init__(
         self,
-        services: EcsServices,
-        alarms: Alarms,
+        services: Services,
         targets: Targets,
         reporter: Reporter,
         clock: Clock,
         log: EventLog,
     ) -> None:
         self.services = services
-        self.alarms = alarms
         self.targets = targets
         self.reporter = reporter
         self.clock = clock
@@ -197,10 +200,10 @@ class DeploymentWatcher:
             why = self._stopped_reasons(deployment_id) or "see stopped tasks"
             return (FAILED, f"ECS reports it is unable to consistently start the tasks of deployment "
                     f"{deployment_id} ({ours.failed} failed, none running): {why}", "failed_tasks")
-        if settings.alarms:
-            firing = self.alarms.firing(settings.alarms)
-            if firing:
-                return FAILED, "alarm in ALARM: " + "; ".join(f"{n} ({r})" for n, r in firing), "alarm"
+        if settings.guard is not None:
+            fired = settings.guard.check()
+            if fired:
+                return FAILED, fired, "alarm"
         if is_steady(view, deployment_id):
             return STEADY, None, "steady"
         return None

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_py.aws import AwsFactory, error_code
 from pipeline_py.clock import Clock, Deadline
-from pipeline_py.deploy.ecs import Alarms
+from pipeline_py.deploy.adapters.cloudwatch import CloudWatchAlarms
 from pipeline_py.errors import BadInput, OperationFailed
 from pipeline_py.report import Reporter
 
@@ -30,7 +30,7 @@ def snapshot_id(instance: str, clock: Clock, given: str | None = None) -> str:
 
 
 def check_alarms(aws: AwsFactory, names: list[str], reporter: Reporter) -> dict[str, str]:
-    alarms = Alarms(aws)
+    alarms = CloudWatchAlarms(aws)
     alarms.check_exist(names)
     states = {name: s.get("state") or "UNKNOWN" for name, s in alarms.states(names).items()}
     firing = alarms.firing(names)

@@ -225,13 +225,14 @@ class Bucket:
         self.negative = self.negative or other.negative
 
     def plain_points(self) -> list[tuple[float, float]]:
-        if self.plain is None:
+        plain = self.plain
+        if plain is None:
             return []
-        if self.plain is _ONE:
+        if isinstance(plain, _One):
             return [(self.minimum, self.count)]
-        if isinstance(self.plain, tuple):
-            return [self.plain]
-        return list(self.plain.items())
+        if isinstance(plain, tuple):
+            return [plain]
+        return list(plain.items())
 
     def points(self) -> list[tuple[float, float]] | None:
         """All values as sorted (value, weight), or None when percentiles are impossible."""

@@ -26,7 +26,7 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_py.aws import error_code
-from pipeline_py.ecr import MANIFEST_MEDIA_TYPES, decode_authorization_token
+from pipeline_py.images.ecr import MANIFEST_MEDIA_TYPES, decode_authorization_token
 
 log = logging.getLogger("pipeline_py.local.ecr_mirror")
 DEFAULT_REGION = "us-east-1"

@@ -26,8 +26,8 @@ import requests
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline_py.ecr import decode_authorization_token
 from pipeline_py.errors import OperationFailed
+from pipeline_py.images.ecr import decode_authorization_token
 
 BINARY = "docker-registry"
 HTPASSWD = "htpasswd"

@@ -133,7 +133,20 @@ def ensure(aws: AwsFactory, *, name: str = "task-api", cluster: str | None = Non
             Statistic="Sum", Period=10, EvaluationPeriods=1, Threshold=50, ComparisonOperator="GreaterThanThreshold",
             TreatMissingData="notBreaching", AlarmDescription=f"{name} 5XX > 50 in 10 s (local stack)",
         )
+    ensure_lock_table(aws.client("dynamodb"))
     return Sandbox(cluster, name, f"{name}-blue", f"{name}-green", tgs, lb_arn, listeners, subnets, sg, alarm, td_arn)
+
+
+def ensure_lock_table(ddb: Any, table: str = "pipeline-py-locks") -> None:
+    """The deploy lock's table (key LockId), as terraform's state-backend module makes it on AWS."""
+    try:
+        ddb.describe_table(TableName=table)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "LockId", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "LockId", "KeyType": "HASH"}])
 
 
 def _bootstrap_task_definition(ecs: Any, family: str, port: int) -> str:

@@ -17,11 +17,10 @@ import requests
 
 from pipeline_py.errors import OperationFailed
 from pipeline_py.local import registry
+from pipeline_py.local.defaults import DEFAULT_PORT, DEFAULT_REGION, DEFAULT_REGISTRY_PORT
 from pipeline_py.report import Reporter
 
-DEFAULT_PORT = 4566
-DEFAULT_REGISTRY_PORT = 5000
-DEFAULT_REGION = "us-east-1"
+__all__ = ["DEFAULT_PORT", "DEFAULT_REGION", "DEFAULT_REGISTRY_PORT", "Stack", "aws_environment", "state_dir"]
 
 
 def state_dir(environ: dict[str, str] | None = None) -> Path:
@@ -102,9 +101,19 @@ class Stack:
             env.update(registry.environment(state["registry"]))
         return env
 
-    def status(self) -> dict[str, Any]:
+    def status(self, environ: dict[str, str] | None = None) -> dict[str, Any]:
+        """What runs, from the state file; without one, a stack found by its endpoint
+        (``$AWS_ENDPOINT_URL``, else the default port) — started from another state directory."""
         state = self.read()
         out: dict[str, Any] = {"state_file": str(self.state_file), "components": {}}
+        if not state:
+            env = os.environ if environ is None else environ
+            url = env.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{DEFAULT_PORT}"
+            if url.startswith(("http://127.", "http://localhost")) and answers(url):
+                out["components"]["moto"] = {"pid": None, "url": url, "running": True, "found_by": "endpoint"}
+                out["running"] = True
+                out["environment"] = aws_environment(url)
+                return out
         moto = state.get("moto")
         if moto:
             out["components"]["moto"] = {

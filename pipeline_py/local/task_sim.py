@@ -43,9 +43,11 @@ class RuntimeTask(Protocol):
     """The part of a simulated task a runtime may read and write."""
 
     scenario: Scenario
-    one_off: bool
     image_error: str | None
     runtime_state: dict[str, Any]
+
+    @property
+    def one_off(self) -> bool: ...
 
 
 class TaskRuntime(Protocol):

@@ -260,8 +260,8 @@ class TrafficSim:
             self._emit_counts(emit, lb, (("LoadBalancer", lb_dimension(lb)),), counts)
         elb_totals: dict[str, int] = {}
         for (lb, code), n in sorted(cur.elb.items()):
-            dims = (("LoadBalancer", lb_dimension(lb)),)
-            emit(lb, f"HTTPCode_ELB_{code}_Count", dims, "Count", n)
+            lb_dims: tuple[tuple[str, str], ...] = (("LoadBalancer", lb_dimension(lb)),)
+            emit(lb, f"HTTPCode_ELB_{code}_Count", lb_dims, "Count", n)
             elb_totals[lb] = elb_totals.get(lb, 0) + n
         for lb, n in sorted(elb_totals.items()):
             emit(lb, "HTTPCode_ELB_5XX_Count", (("LoadBalancer", lb_dimension(lb)),), "Count", n)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipeline_py import last_image
 from pipeline_py.errors import BadInput
+from pipeline_py.images import state as last_image
 
 _REF = re.compile(r"^[^\s@]+(@sha256:[0-9a-f]{64})?$")
 

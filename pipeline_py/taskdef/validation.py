@@ -161,7 +161,7 @@ def _containers(td: dict[str, Any], lb_container: str | None, lb_port: int | Non
 
 
 def _ports(c: dict[str, Any]) -> list[int]:
-    return [pm.get("containerPort") for pm in c.get("portMappings") or [] if isinstance(pm, dict)
+    return [pm["containerPort"] for pm in c.get("portMappings") or [] if isinstance(pm, dict)
             and pm.get("containerPort") is not None]
 
 

@@ -23,7 +23,7 @@ ECR_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 @pytest.fixture(scope="session")
 def docker_client() -> Any:
-    from pipeline_py.docker_engine import connect
+    from pipeline_py.images.engine import connect
 
     return connect()
 

@@ -14,8 +14,8 @@ import boto3
 import pytest
 import requests
 
-from pipeline_py.ecr import MANIFEST_MEDIA_TYPES
-from pipeline_py.last_image import read_last_build, read_last_push
+from pipeline_py.images.ecr import MANIFEST_MEDIA_TYPES
+from pipeline_py.images.state import read_last_build, read_last_push
 from pipeline_py.local.busybox import ensure_busybox
 from pipeline_py.local.stack import wait_until
 from tests.conftest import REPO, run_cli

@@ -14,7 +14,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from pipeline_py.local import moto_ext
+from pipeline_py.local.moto_ext import traffic as moto_traffic
 from tests.integration.deploy_fixtures import Project, client, project, wait_for
 
 __all__ = ["project"]
@@ -49,7 +49,7 @@ def weights(p: Project) -> dict[str, int]:
 def quiet_test_listener(p: Project) -> None:
     """The test listener forwards to green; on AWS it carries no production traffic."""
     client("elbv2").add_tags(ResourceArns=[p.infra.listeners["8080"]],
-                             Tags=[{"Key": moto_ext.RATE_TAG, "Value": "0"}])
+                             Tags=[{"Key": moto_traffic.RATE_TAG, "Value": "0"}])
 
 
 def deploy_green(p: Project, scenario: str, count: int = 2) -> None:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 import requests
 
-from pipeline_py.ecr import decode_authorization_token
+from pipeline_py.images.ecr import decode_authorization_token
 from pipeline_py.local.stack import pid_alive
 from tests.conftest import free_port, run_cli
 

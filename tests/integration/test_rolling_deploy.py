@@ -40,7 +40,7 @@ def test_happy_path(project: Project) -> None:
     assert res["target_health"]["targets"]
     assert "reached a steady state" in r.stderr
     tags = {t["key"]: t["value"] for t in service()["tags"]}
-    assert tags["pipeline-py:previous-task-definition"] == before
+    assert tags["pipeline-py:known-good"] == res["task_definition_arn"].rsplit("/", 1)[1]
 
 
 def test_unchanged_revision_is_not_redeployed(project: Project) -> None:
@@ -108,7 +108,8 @@ def test_alarm_during_bake_rolls_back(project: Project) -> None:
     assert proc.returncode == 1, "".join(seen) + err
     res = json.loads(out)
     assert res["status"] == "rolled_back"
-    assert res["reason"].startswith("alarm in ALARM during bake: task-api-local-5xx (Threshold Crossed")
+    assert res["reason"].startswith("alarm went into ALARM during the deploy: task-api-local-5xx (Threshold Crossed")
+    assert res["reason"].endswith("(during the bake)")
     assert res["failure_cause"] == "bake"
     assert primary_td().endswith(":1")
 
@@ -202,16 +203,33 @@ def test_run_task_success_and_failure(project: Project) -> None:
     assert task["overrides"]["containerOverrides"][0]["command"] == ["migrate"]
 
 
-def test_rollback_to_and_to_previous(project: Project) -> None:
+def test_rollback_goes_to_the_last_known_good_revision_or_to(project: Project) -> None:
+    first = primary_td()
+    assert deploy(project).code == 0
+    second = primary_td()
+    assert deploy(project, "--var", "scenario=latency-ms=1").code == 0
+    third = primary_td()
+    r = run_cli(*project.args("--json", "rollback"))
+    assert r.code == 0, r.stderr
+    assert r.json["found_by"].startswith("last known-good") and primary_td() == second
+    assert r.json["previous_task_definition_arn"] == third and r.json["target_known_good"] is True
+    r = run_cli(*project.args("--json", "rollback", "--to", first))
+    assert r.code == 0, r.stderr
+    assert primary_td() == first and r.json["target_known_good"] is False
+
+
+def test_rollback_without_a_known_good_revision_needs_a_human(project: Project) -> None:
+    """The revision the service ran before pipeline-py never succeeded through it: nothing is known-good
+    but the current one, so rollback refuses to guess and lists the candidates."""
     first = primary_td()
     assert deploy(project).code == 0
     second = primary_td()
     r = run_cli(*project.args("--json", "rollback"))
-    assert r.code == 0, r.stderr
-    assert r.json["found_by"].startswith("service tag") and primary_td() == first
-    r = run_cli(*project.args("--json", "rollback", "--to", second))
-    assert r.code == 0, r.stderr
+    assert r.code == 3, r.stderr
     assert primary_td() == second
+    assert r.json["known_good"] == [second.rsplit("/", 1)[1]]
+    assert r.json["candidates"] == [second.rsplit("/", 1)[1], first.rsplit("/", 1)[1]]
+    assert "never recorded as succeeded" in r.json["message"] and "--to" in r.json["message"]
 
 
 def test_status_shows_deployments_events_and_targets(project: Project) -> None:

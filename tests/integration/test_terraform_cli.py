@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline_py.terraform_plan import record_path
+from pipeline_py.terraform.plan import record_path
 from tests.conftest import REPO, CliResult, run_cli, wait_for
 
 pytestmark = pytest.mark.terraform

@@ -19,11 +19,11 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline_py import tf_outputs
 from pipeline_py.config import load_config
 from pipeline_py.context import Context
 from pipeline_py.report import Reporter
-from pipeline_py.terraform_runner import Terraform
+from pipeline_py.terraform import outputs as tf_outputs
+from pipeline_py.terraform.runner import Terraform
 from tests.conftest import EXAMPLE, wait_for
 from tests.integration.terraform_fixtures import (
     ACCOUNT,

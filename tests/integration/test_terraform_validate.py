@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline_py.report import Reporter
-from pipeline_py.terraform_mirror import find_mirror
-from pipeline_py.terraform_runner import Terraform
+from pipeline_py.terraform.mirror import find_mirror
+from pipeline_py.terraform.runner import Terraform
 from tests.conftest import REPO
 from tests.integration.terraform_fixtures import copy_terraform
 
@@ -117,7 +117,7 @@ TESTED = sorted(m for m in MODULES if any((TF / m / "tests").glob("*.tftest.hcl"
 
 
 def test_the_outputs_pipeline_py_reads_exist() -> None:
-    from pipeline_py.tf_outputs import DEFAULT_OUTPUTS_MAP
+    from pipeline_py.terraform.outputs import DEFAULT_OUTPUTS_MAP
 
     declared = set(re.findall(r'^output "([^"]+)"', (TF / "stack" / "outputs.tf").read_text(), re.M))
     referenced = {ref.split(".")[0] for ref in DEFAULT_OUTPUTS_MAP.values()} | {"service_names"}

@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline_py.clock import FakeClock
-from pipeline_py.ecr import REFRESH_MARGIN_SECONDS, TokenCache, decode_authorization_token
 from pipeline_py.errors import OperationFailed
+from pipeline_py.images.ecr import REFRESH_MARGIN_SECONDS, TokenCache, decode_authorization_token
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

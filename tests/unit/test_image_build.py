@@ -10,7 +10,7 @@ import pytest
 from pipeline_py.clock import FakeClock
 from pipeline_py.config import ImageConfig
 from pipeline_py.errors import BadInput
-from pipeline_py.image_build import (
+from pipeline_py.images.build import (
     BuildLog,
     BuildPlan,
     build_image,
@@ -18,8 +18,8 @@ from pipeline_py.image_build import (
     plan_build,
     validate_repository,
 )
-from pipeline_py.image_tags import SourceInfo, derive_tags
-from pipeline_py.last_image import read_last_build, read_last_push, write_last_build, write_last_push
+from pipeline_py.images.state import read_last_build, read_last_push, write_last_build, write_last_push
+from pipeline_py.images.tags import SourceInfo, derive_tags
 from pipeline_py.report import Reporter
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

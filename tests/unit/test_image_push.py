@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError
 
 from pipeline_py.clock import FakeClock
 from pipeline_py.config import ImageConfig
-from pipeline_py.ecr import RemoteImage, TokenCache
 from pipeline_py.errors import BadInput, OperationFailed
-from pipeline_py.image_push import (
+from pipeline_py.images.ecr import RemoteImage, TokenCache
+from pipeline_py.images.push import (
     PushRequest,
     TagDecision,
     conflict_error,

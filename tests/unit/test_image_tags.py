@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_py.errors import BadInput
-from pipeline_py.image_tags import (
+from pipeline_py.images.tags import (
     OCI,
     SourceInfo,
     created_time,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_py.errors import BadInput
-from pipeline_py.terraform_mirror import ENV_VAR, Mirror, cli_config, find_mirror, providers_in
+from pipeline_py.terraform.mirror import ENV_VAR, Mirror, cli_config, find_mirror, providers_in
 
 PLAT = "linux_amd64"
 

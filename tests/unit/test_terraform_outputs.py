@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_py.config import LoadedConfig
 from pipeline_py.errors import BadInput
-from pipeline_py.tf_outputs import DEFAULT_OUTPUTS_MAP, overrides_from_outputs
+from pipeline_py.terraform.outputs import DEFAULT_OUTPUTS_MAP, overrides_from_outputs
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/task-api-prod-{}/0123456789abcdef"
 LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/task-api-prod/1/2"

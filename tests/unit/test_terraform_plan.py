@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline_py.errors import BadInput
-from pipeline_py.terraform_plan import (
+from pipeline_py.terraform.plan import (
     DEFAULT_PROTECTED_TYPES,
     protected_changes,
     read_record,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pipeline_py.errors import BadInput, HumanNeeded, OperationFailed
 from pipeline_py.report import Reporter
-from pipeline_py.terraform_mirror import Mirror
-from pipeline_py.terraform_runner import Completed, Terraform, lock_info, parse_diagnostics, redact_vars
+from pipeline_py.terraform.mirror import Mirror
+from pipeline_py.terraform.runner import Completed, Terraform, lock_info, parse_diagnostics, redact_vars
 
 LOCKED_PLAIN = """Acquiring state lock. This may take a few moments...
 

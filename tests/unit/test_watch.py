@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline_py.clock import FakeClock
-from pipeline_py.deploy.ecs import ServiceView, StoppedTask, TargetState
+from pipeline_py.deploy.views import ServiceView, StoppedTask, TargetState
 from pipeline_py.deploy.watch import (
     FAILED,
     STEADY,
@@ -20,6 +20,7 @@ from pipeline_py.deploy.watch import (
     new_deployment_id,
 )
 from pipeline_py.report import Reporter
+from tests.fakes import FakeAlarms
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -90,8 +91,8 @@ def make(views: list[ServiceView], *, stopped: list[StoppedTask] = (), alarms: N
     rep = Reporter(out, timestamps=False)
     clock = FakeClock()
     script = Script(views, stopped)
-    w = DeploymentWatcher(script, alarms or NoAlarms(), targets or FakeTargets([]), rep, clock,  # type: ignore[arg-type]
-                          EventLog(rep))
+    w = DeploymentWatcher(script, targets or FakeTargets([]), rep, clock, EventLog(rep))  # type: ignore[arg-type]
+    w.test_alarms = alarms or NoAlarms()  # type: ignore[attr-defined]
     return w, script, clock, out
 
 
@@ -166,11 +167,18 @@ def test_stopped_tasks_are_looked_up_only_when_failures_move_and_printed_with_ex
     assert "Essential container in task exited" in outcome.reason
 
 
-def test_alarm_in_alarm_fails_the_watch() -> None:
+def test_an_alarm_going_into_alarm_fails_the_watch() -> None:
+    from pipeline_py.deploy.alarm_guard import AlarmGuard
+
     views = [view([dep("new", "PRIMARY", "f:2", pending=2)])] * 5
-    w, *_ = make(views, alarms=NoAlarms(firing_after=2))
-    outcome = w.watch("c", "svc", "new", WatchSettings(5, 60, 3, ["svc-5xx"]))
-    assert outcome.cause == "alarm"
+    w, _, clock, out = make(views)
+    alarms = FakeAlarms({"svc-5xx": "OK"})
+    guard = AlarmGuard.start(alarms, ["svc-5xx"], policy="wait", grace=60, clock=clock,  # type: ignore[arg-type]
+                             reporter=Reporter(out, timestamps=False))
+    clock.on_sleep.append(
+        lambda c: alarms.set("svc-5xx", "ALARM", "Threshold Crossed") if c.monotonic() > 1005 else None)
+    outcome = w.watch("c", "svc", "new", WatchSettings(5, 60, 3, guard))
+    assert outcome.cause == "alarm" and outcome.elapsed == 10
     assert "svc-5xx" in outcome.reason and "Threshold Crossed" in outcome.reason
 
 

@@ -203,7 +203,7 @@ def derive_tags(
         if number:
             if branch:
                 prefix = branch[: MAX_TAG_LENGTH - len(number) - 1].rstrip(".-")
-                out.append(DerivedTag(f"{prefix}-{number}", "Jenkins BUILD_NUMBER on branch " + info.branch))
+                out.append(DerivedTag(f"{prefix}-{number}", f"Jenkins BUILD_NUMBER on branch {info.branch}"))
             else:
                 out.append(DerivedTag(f"build-{number}", "Jenkins BUILD_NUMBER"))
     if branch and not immutable:

@@ -20,7 +20,7 @@ import docker
 from pipeline_py.clock import Clock
 from pipeline_py.config import ImageConfig
 from pipeline_py.errors import BadInput, OperationFailed
-from pipeline_py.image_tags import (
+from pipeline_py.images.tags import (
     DerivedTag,
     SourceInfo,
     created_time,

@@ -1,10 +1,4 @@
-"""Service autoscaling bounds during two-colour deploys.
-
-With target-tracking autoscaling on both colours, scaling the old colour to 0 is undone by
-autoscaling bringing it back to its minimum. So a two-colour deploy owns the bounds while it
-runs: the new colour gets the live colour's MinCapacity/MaxCapacity before it starts tasks, and
-a colour taken out of service gets 0/0. Services without a scalable target are left alone.
-"""
+"""The scaling port on Application Auto Scaling: a service's ``ecs:service:DesiredCount`` bounds."""
 
 from __future__ import annotations
 
@@ -17,7 +11,7 @@ from pipeline_py.aws import AwsFactory, error_code
 DIMENSION = "ecs:service:DesiredCount"
 
 
-class Scaling:
+class AppAutoScaling:
     def __init__(self, aws: AwsFactory) -> None:
         self.aws = aws
 
@@ -30,8 +24,8 @@ class Scaling:
         return f"service/{cluster}/{service}"
 
     def bounds(self, cluster: str, service: str) -> tuple[int, int] | None:
-        """The colour's bounds; None when it has no scalable target (or the role may not read them:
-        then autoscaling is not something this deploy can manage, and it is left alone)."""
+        """None when the service has no scalable target, or the role may not read them (then
+        autoscaling is not something this deploy can manage, and it is left alone)."""
         try:
             resp = self.client.describe_scalable_targets(
                 ServiceNamespace="ecs", ResourceIds=[self.resource_id(cluster, service)], ScalableDimension=DIMENSION)

@@ -33,7 +33,7 @@ from typing import Any
 
 from pipeline_py.errors import BadInput, HumanNeeded, OperationFailed, PipelineError
 from pipeline_py.report import Reporter
-from pipeline_py.terraform_mirror import Mirror, cli_config
+from pipeline_py.terraform.mirror import Mirror, cli_config
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DIAG_START = re.compile(r"^(Error|Warning): (.*)$")

@@ -1,29 +1,14 @@
-"""The *services* port: what the deploy engine asks of ECS, ELBv2 and CloudWatch alarms.
+"""What the deploy engine reads about ECS and ELB, as small immutable views built from API answers.
 
-Thin wrappers over boto3 clients from the one factory, returning small typed views so that the
-strategies read top to bottom. Batching (``describe_services`` takes up to 10 services,
-``describe_tasks`` up to 100) lives here.
+Pure data: no AWS access. The adapters (``deploy/adapters``) build them from boto3 answers and the
+in-memory fakes of the tests build them from dicts of the same shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
-
-from pipeline_py.aws import AwsFactory, error_code
-from pipeline_py.errors import BadInput
-
-DESCRIBE_SERVICES_BATCH = 10
-DESCRIBE_TASKS_BATCH = 100
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def short_id(arn_or_id: str | None) -> str:
@@ -210,83 +195,6 @@ class StoppedTask:
         }
 
 
-class EcsServices:
-    def __init__(self, aws: AwsFactory) -> None:
-        self.aws = aws
-
-    @property
-    def ecs(self) -> Any:
-        return self.aws.client("ecs")
-
-    def describe(self, cluster: str, names: Iterable[str]) -> dict[str, ServiceView]:
-        """Views of the named services that exist (missing ones are absent from the map)."""
-        out: dict[str, ServiceView] = {}
-        for batch in _chunks(list(dict.fromkeys(names)), DESCRIBE_SERVICES_BATCH):
-            try:
-                resp = self.ecs.describe_services(cluster=cluster, services=batch, include=["TAGS"])
-            except ClientError as exc:
-                if error_code(exc) == "ClusterNotFoundException":
-                    raise BadInput(f"ECS cluster {cluster!r} not found") from None
-                raise
-            for s in resp.get("services", []):
-                if s.get("status") == "INACTIVE":
-                    continue
-                out[s["serviceName"]] = ServiceView.from_api(cluster, s)
-        return out
-
-    def get(self, cluster: str, name: str) -> ServiceView:
-        found = self.describe(cluster, [name])
-        if name not in found:
-            raise BadInput(f"ECS service {name!r} not found in cluster {cluster!r}")
-        return found[name]
-
-    def update(self, cluster: str, name: str, **kwargs: Any) -> ServiceView:
-        resp = self.ecs.update_service(cluster=cluster, service=name, **kwargs)
-        return ServiceView.from_api(cluster, resp["service"])
-
-    def task_definition_exists(self, arn: str) -> dict[str, Any] | None:
-        try:
-            return self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-        except ClientError as exc:
-            if error_code(exc) in ("ClientException", "InvalidParameterException"):
-                return None
-            raise
-
-    def list_task_arns(self, cluster: str, *, started_by: str | None = None, service: str | None = None,
-                       family: str | None = None, desired_status: str = "RUNNING") -> list[str]:
-        kwargs: dict[str, Any] = {"cluster": cluster, "desiredStatus": desired_status}
-        if started_by:
-            kwargs["startedBy"] = started_by
-        elif service:
-            kwargs["serviceName"] = service
-        if family:
-            kwargs["family"] = family
-        arns: list[str] = []
-        while True:
-            resp = self.ecs.list_tasks(**kwargs)
-            arns.extend(resp.get("taskArns", []))
-            token = resp.get("nextToken")
-            if not token:
-                return arns
-            kwargs["nextToken"] = token
-
-    def describe_tasks(self, cluster: str, arns: list[str]) -> list[dict[str, Any]]:
-        tasks: list[dict[str, Any]] = []
-        for batch in _chunks(arns, DESCRIBE_TASKS_BATCH):
-            tasks.extend(self.ecs.describe_tasks(cluster=cluster, tasks=batch).get("tasks", []))
-        return tasks
-
-    def stopped_tasks(self, cluster: str, deployment_id: str) -> list[StoppedTask]:
-        arns = self.list_task_arns(cluster, started_by=deployment_id, desired_status="STOPPED")
-        if not arns:
-            return []
-        return [StoppedTask.from_api(t) for t in self.describe_tasks(cluster, arns)]
-
-    def running_tasks(self, cluster: str, deployment_id: str) -> list[dict[str, Any]]:
-        arns = self.list_task_arns(cluster, started_by=deployment_id, desired_status="RUNNING")
-        return self.describe_tasks(cluster, arns) if arns else []
-
-
 def task_ip(task: dict[str, Any]) -> str | None:
     for att in task.get("attachments", []):
         for d in att.get("details", []):
@@ -306,59 +214,3 @@ class TargetState:
     state: str
     reason: str | None
     description: str | None
-
-
-class Targets:
-    def __init__(self, aws: AwsFactory) -> None:
-        self.aws = aws
-
-    def health(self, target_group_arn: str) -> list[TargetState]:
-        resp = self.aws.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn)
-        out = []
-        for d in resp.get("TargetHealthDescriptions", []):
-            th = d.get("TargetHealth", {})
-            out.append(
-                TargetState(
-                    id=d["Target"]["Id"],
-                    port=d["Target"].get("Port"),
-                    state=th.get("State", "unknown"),
-                    reason=th.get("Reason"),
-                    description=th.get("Description"),
-                )
-            )
-        return out
-
-    def deregistration_delay(self, target_group_arn: str) -> float | None:
-        try:
-            attrs = self.aws.client("elbv2").describe_target_group_attributes(TargetGroupArn=target_group_arn)
-        except ClientError:
-            return None
-        for a in attrs.get("Attributes", []):
-            if a.get("Key") == "deregistration_delay.timeout_seconds":
-                try:
-                    return float(a["Value"])
-                except (TypeError, ValueError):
-                    return None
-        return None
-
-
-class Alarms:
-    def __init__(self, aws: AwsFactory) -> None:
-        self.aws = aws
-
-    def states(self, names: list[str]) -> dict[str, dict[str, Any]]:
-        if not names:
-            return {}
-        resp = self.aws.client("cloudwatch").describe_alarms(AlarmNames=names)
-        out = {}
-        for a in [*resp.get("MetricAlarms", []), *resp.get("CompositeAlarms", [])]:
-            out[a["AlarmName"]] = {"state": a.get("StateValue"), "reason": a.get("StateReason")}
-        return out
-
-    def check_exist(self, names: list[str]) -> None:
-        missing = sorted(set(names) - set(self.states(names)))
-        if missing:
-            raise BadInput(f"configured alarms not found in CloudWatch: {', '.join(missing)}")
-
-    def firing(self, names: list[str]) -> list[tuple[str, str]]:
-        return [(n, s.get("reason") or "") for n, s in self.states(names).items() if s.get("state") == "ALARM"]

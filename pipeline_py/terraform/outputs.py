@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline_py.config import Settings
-from pipeline_py.context import Context
 from pipeline_py.errors import BadInput
+from pipeline_py.report import Reporter
+from pipeline_py.terraform.env import Workspace
 
 DEFAULT_OUTPUTS_MAP: dict[str, str] = {
     "cluster": "cluster_name",
@@ -97,12 +98,12 @@ def overrides_from_outputs(outputs: dict[str, Any], outputs_map: dict[str, str])
     return overrides
 
 
-def read_outputs(ctx: Context, settings: Settings) -> dict[str, Any]:
+def read_outputs(settings: Settings, ws: Workspace) -> dict[str, Any]:
     """``terraform output -json`` in the environment's terraform directory, as ``{name: value}``."""
-    from pipeline_py import terraform_env
+    from pipeline_py.terraform import env as terraform_env
 
-    tfenv = terraform_env.resolve(ctx, settings)
-    with terraform_env.terraform(ctx, settings, tfenv) as tf:
+    tfenv = terraform_env.resolve(settings, ws)
+    with terraform_env.terraform(settings, tfenv, ws) as tf:
         terraform_env.ensure_init(tf, tfenv)
         outputs = tf.outputs()
     if not outputs:
@@ -110,17 +111,17 @@ def read_outputs(ctx: Context, settings: Settings) -> dict[str, Any]:
                        f"run `pipeline-py terraform apply --env {tfenv.env}`)")
     for item in outputs.values():
         if isinstance(item, dict) and item.get("sensitive"):
-            _redact_value(ctx, item.get("value"))
+            _redact_value(ws.reporter, item.get("value"))
     return _unwrap(outputs)
 
 
-def _redact_value(ctx: Context, value: Any) -> None:
+def _redact_value(reporter: Reporter, value: Any) -> None:
     """Sensitive outputs never reach a log, whatever config path they end up in."""
     if isinstance(value, dict):
         for v in value.values():
-            _redact_value(ctx, v)
+            _redact_value(reporter, v)
     elif isinstance(value, list):
         for v in value:
-            _redact_value(ctx, v)
+            _redact_value(reporter, v)
     elif value is not None:
-        ctx.reporter.redact.add(str(value))
+        reporter.redact.add(str(value))

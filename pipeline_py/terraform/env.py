@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline_py.config import Settings
-from pipeline_py.context import Context
 from pipeline_py.errors import BadInput
-from pipeline_py.terraform_mirror import Mirror, find_mirror
-from pipeline_py.terraform_runner import Completed, Terraform
+from pipeline_py.report import Reporter
+from pipeline_py.terraform.mirror import Mirror, find_mirror
+from pipeline_py.terraform.runner import Completed, Terraform
 
 DEFAULT_BACKEND_FILE = "backend.hcl"
 DATA_DIR = ".terraform"
@@ -135,24 +136,35 @@ def _root_dir(env: str, raw: str | None, tf_dir: Path, base: Path) -> Path:
     return root
 
 
-def _data_dir(ctx: Context, tf_dir: Path, shared: bool) -> Path:
-    inherited = ctx.environ.get("TF_DATA_DIR")
+@dataclass(frozen=True)
+class Workspace:
+    """Where an environment's terraform runs from: the environment's name, the directory paths in the
+    config are relative to, the process environment terraform inherits, and the narration."""
+
+    env: str
+    base_dir: Path
+    environ: Mapping[str, str]
+    reporter: Reporter
+
+
+def _data_dir(ws: Workspace, tf_dir: Path, shared: bool) -> Path:
+    inherited = ws.environ.get("TF_DATA_DIR")
     own = tf_dir / DATA_DIR
     if not shared:
         return Path(inherited) if inherited and Path(inherited).is_absolute() else tf_dir / (inherited or DATA_DIR)
     if inherited and os.path.abspath(inherited) != str(own):
-        ctx.reporter.warn(f"TF_DATA_DIR={inherited} ignored: with a shared root module each environment keeps "
+        ws.reporter.warn(f"TF_DATA_DIR={inherited} ignored: with a shared root module each environment keeps "
                           f"its own ({own})")
     return own
 
 
-def resolve(ctx: Context, settings: Settings) -> TfEnv:
-    env = ctx.require_env()
+def resolve(settings: Settings, ws: Workspace) -> TfEnv:
+    env = ws.env
     cfg = settings.terraform
-    base = ctx.loaded().base_dir
+    base = ws.base_dir
     tf_dir = _environment_dir(env, cfg.dir, base)
     root = _root_dir(env, cfg.root, tf_dir, base)
-    out = TfEnv(env=env, dir=tf_dir, root=root, data_dir=_data_dir(ctx, tf_dir, root != tf_dir))
+    out = TfEnv(env=env, dir=tf_dir, root=root, data_dir=_data_dir(ws, tf_dir, root != tf_dir))
     out.backend_type, partial = declared_backend(root)
     partial = partial and out.backend_type != "local"  # the local backend needs no settings
     source = cfg.backend_config
@@ -184,7 +196,7 @@ def resolve(ctx: Context, settings: Settings) -> TfEnv:
         if not path.is_file():
             raise BadInput(f"var file {path} not found (terraform.var_files, relative to {tf_dir})")
         out.var_files.append(path.resolve())
-    out.mirror = find_mirror(cfg.plugin_dir, ctx.environ, base_dir=base)
+    out.mirror = find_mirror(cfg.plugin_dir, ws.environ, base_dir=base)
     return out
 
 
@@ -202,9 +214,9 @@ def _separate_local_state(tfenv: TfEnv) -> None:
         tfenv.backend_args = [f"-backend-config=path={state}"]
 
 
-def terraform(ctx: Context, settings: Settings, tfenv: TfEnv) -> Terraform:
+def terraform(settings: Settings, tfenv: TfEnv, ws: Workspace) -> Terraform:
     cfg = settings.terraform
-    return Terraform(tfenv.root, ctx.reporter, environ=ctx.environ, mirror=tfenv.mirror,
+    return Terraform(tfenv.root, ws.reporter, environ=dict(ws.environ), mirror=tfenv.mirror,
                      lock_timeout=cfg.lock_timeout, binary=cfg.binary, parallelism=cfg.parallelism,
                      cwd=tfenv.dir if tfenv.shared else None, data_dir=tfenv.data_dir if tfenv.shared else None)
 

@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 import docker
 import requests
 
-from pipeline_py import ecr
 from pipeline_py.clock import Clock
 from pipeline_py.config import ImageConfig
 from pipeline_py.errors import BadInput, OperationFailed
+from pipeline_py.images import ecr
 from pipeline_py.report import Reporter
 
 OVERRIDE_ENV = "PIPELINE_PY_REGISTRY_OVERRIDE"
@@ -298,8 +298,11 @@ def push_image(
             docker_client.api.tag(image.id, push_repo, d.tag, force=True)
             verb = "moving" if d.action == "move" else "pushing"
             reporter.step(f"{verb} {push_repo}:{d.tag}")
+            def push_one(tag: str = d.tag) -> str:
+                return push_tag(docker_client, push_repo, tag, dict(auth), reporter)
+
             digests[d.tag] = with_retries(
-                lambda tag=d.tag: push_tag(docker_client, push_repo, tag, dict(auth), reporter),
+                push_one,
                 retries=cfg.push_retries, sleep=clock.sleep, reporter=reporter,
                 what=f"push {push_repo}:{d.tag}", on_auth_error=renew,
             )
