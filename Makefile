@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # JAVA_HOME for groovy, computed where setup and .ci/run compute it (scripts/env.sh).
 export JAVA_HOME := $(shell bash scripts/env.sh --print | sed -n 's/^JAVA_HOME=//p')
 
-.PHONY: setup demo test lint unit groovy bench clean
+.PHONY: setup demo test lint unit groovy bench mutation clean
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,7 @@ test: setup lint
 lint:
 	$(PY) -m ruff check pipeline_py tests benchmarks
 	$(PY) -m mypy
+	scripts/groovy-lint.sh
 
 unit: setup
 	$(PY) -m pytest -p no:cacheprovider tests/unit
@@ -27,6 +28,11 @@ groovy: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# Mutation testing of the engine, driven by the unit tier; not part of `make test` (about 1½ hours on 2
+# cores). Prints the score and every surviving mutant. MUTATION_JOBS=2; args: MUTANTS='glob ...'.
+mutation: setup
+	scripts/mutation.sh $(MUTANTS)
 
 clean:
 	scripts/teardown.sh

@@ -1,5 +1,8 @@
-"""Every benchmark in one run on one local stack: rolling deploys against ecs-deploy and awscli, then
-canary deploys; prints the markdown tables (stdout) and, with ``--json FILE``, the raw numbers.
+"""Every benchmark in one run: on the simulated runtime (one in-process stack) rolling deploys against
+ecs-deploy and awscli, then canary deploys; then on the Docker runtime (real containers behind HAProxy,
+under real traffic: ``real.py``) rolling deploys with the same three tools and canaries; prints the
+markdown tables (stdout) and, with ``--json FILE``, the raw numbers. ``--runtime simulated|docker``
+runs one runtime only.
 
     python benchmarks/run_all.py [--runs 3] [--json bench.json]      # `make bench`
 
@@ -21,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness as h
 import canary
+import real
 import rolling
 
 
@@ -31,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timing", default=None, help="JSON timing model for the measured runs (see README)")
     p.add_argument("--keep-output", action="store_true", help="keep every tool's time-stamped output in --json")
     p.add_argument("--json", metavar="FILE", help="also write the raw numbers to FILE")
+    p.add_argument("--runtime", choices=("both", "simulated", "docker"), default="both",
+                   help="which runtime(s) to measure (default both)")
+    p.add_argument("--real-runs", type=int, default=1, help="runs per measurement on the Docker runtime (default 1)")
     a = p.parse_args(argv)
     common = ["--runs", str(a.runs), *(["--timing", a.timing] if a.timing else []),
               *(["--keep-output"] if a.keep_output else [])]
@@ -43,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                                           "platform": platform.platform()}}
     sections = []
     with h.Stack(json.loads(a.timing) if a.timing else None) as stack:
+        if a.runtime == "docker":
+            a.only = "none"
         if a.only in (None, "rolling"):
             data = rolling.run(rp.parse_args(common), stack)
             out["rolling"] = data
@@ -55,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         out["timing"] = stack.measured_timing()
         stack.setup_timing()
         out["endpoint"] = "AWS_ENDPOINT_URL " + stack.url if stack.external else "in-process LocalServer"
+    if a.runtime in ("both", "docker") and not stack.external:
+        rp2 = argparse.ArgumentParser()
+        real.add_arguments(rp2)
+        data = real.run(rp2.parse_args(["--runs", str(a.real_runs)]))
+        out["real"] = data
+        peers = ", ".join(f"{k} {v}" for k, v in data["peers"].items())
+        sections.append(f"## The real rehearsal: Docker runtime, HAProxy, real traffic ({peers})\n\n"
+                        f"{real.render(data)}")
     elapsed = time.time() - started
     header = (f"# pipeline-py benchmarks — {out['started']}, {os.cpu_count()} CPUs, Python "
               f"{platform.python_version()}, {out['endpoint']}, {elapsed:.0f} s\n\n"

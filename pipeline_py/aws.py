@@ -61,9 +61,10 @@ class AwsFactory:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _boto_config(self) -> BotoConfig:
+    def _boto_config(self, retries: bool = True) -> BotoConfig:
         return BotoConfig(
-            retries={"max_attempts": self.settings.max_attempts, "mode": self.settings.retry_mode},
+            # max_attempts counts retries (the first attempt is not one of them): 0 = the call is sent once
+            retries={"max_attempts": self.settings.max_attempts if retries else 0, "mode": self.settings.retry_mode},
             user_agent_extra="pipeline-py",
         )
 
@@ -117,18 +118,24 @@ class AwsFactory:
 
         client.meta.events.register("before-call", on_call)
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
+        """The service's client; ``region`` for one outside the session's region (a terraform state
+        backend kept in another region). ``retries=False``: a client that never repeats a call itself,
+        for calls that are not idempotent (the caller checks what happened before it retries)."""
+        other_region = region is not None and region != self.session.region_name
+        key = (f"{service}@{region}" if other_region else service) + ("" if retries else " (no retries)")
         with self._lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 try:
-                    c = self.session.client(service, config=self._boto_config())
+                    c = self.session.client(service, config=self._boto_config(retries),
+                                            **({"region_name": region} if other_region else {}))
                 except NoCredentialsError as exc:
                     raise BadInput(f"no AWS credentials: {exc}") from None
                 except BotoCoreError as exc:
                     raise BadInput(f"cannot create the {service} client: {exc}") from None
                 self._count(c)
-                self._clients[service] = c
-            return self._clients[service]
+                self._clients[key] = c
+            return self._clients[key]
 
     @property
     def region(self) -> str:

@@ -30,7 +30,11 @@ GLOBAL_HELP = {
     "json": "print exactly one JSON result object on stdout (narration stays on stderr)",
     "params_file": "JSON object of option values (how Jenkins passes parameters)",
     "set": "override a config field by dotted path, e.g. --set canary.bake_seconds=30 (repeatable)",
+    "output": "also write the full JSON result to FILE (without --json, stdout shows a short summary)",
 }
+
+
+SET_AFTER = "set_after_command"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +50,11 @@ def _add_globals(p: argparse.ArgumentParser, *, top: bool) -> None:
     g.add_argument("--dry-run", action="store_true", help=GLOBAL_HELP["dry_run"], **d)
     g.add_argument("--json", action="store_true", help=GLOBAL_HELP["json"], **d)
     g.add_argument("--params-file", metavar="FILE", help=GLOBAL_HELP["params_file"], **d)
-    g.add_argument("--set", action="append", metavar="KEY=VALUE", help=GLOBAL_HELP["set"], **d)
+    # after the command, --set collects into its own list: argparse replaces the namespace's values with
+    # the subcommand's, so one list would lose the --set given before the command (parse() joins them)
+    g.add_argument("--set", action="append", metavar="KEY=VALUE", help=GLOBAL_HELP["set"],
+                   dest="set" if top else SET_AFTER, **d)
+    g.add_argument("--output", metavar="FILE", dest="output_file", help=GLOBAL_HELP["output"], **d)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,14 +144,10 @@ def _scalar(v: Any) -> str:
 
 
 def _read_params(path: str) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"params file {path} cannot be read: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"params file {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    from pipeline_py import inputs
+
+    data = inputs.load_json(inputs.read_text(path, "params file", limit=inputs.MAX_CONFIG_BYTES),
+                            f"params file {path}")
     if not isinstance(data, dict):
         raise BadInput(f"params file {path}: must be a JSON object, not {type(data).__name__}")
     return data
@@ -162,8 +166,9 @@ def _defaults(chain: list[argparse.ArgumentParser]) -> dict[str, Any]:
 
 
 def _explicit(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """Parse with every default suppressed, so the namespace holds only what was given."""
-    saved: list[tuple[argparse.Action, Any]] = []
+    """Parse with every default suppressed, so the namespace holds only what was given. Required options
+    are not enforced here: a params file may carry them (``parse`` checks them once both are merged)."""
+    saved: list[tuple[argparse.Action, Any, bool]] = []
     stack = [parser]
     while stack:
         p = stack.pop()
@@ -171,22 +176,47 @@ def _explicit(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Name
             if isinstance(a, argparse._SubParsersAction):
                 stack.extend(a.choices.values())
             elif a.dest not in ("help", "version"):
-                saved.append((a, a.default))
+                saved.append((a, a.default, a.required))
                 a.default = argparse.SUPPRESS
+                if a.option_strings:
+                    a.required = False
     try:
         return parser.parse_args(argv)
     finally:
-        for a, d in saved:
+        for a, d, required in saved:
             a.default = d
+            a.required = required
+
+
+def _check_required(chain: list[argparse.ArgumentParser], merged: dict[str, Any], params_file: str | None) -> None:
+    for p in chain:
+        for a in p._actions:
+            if a.required and a.option_strings and merged.get(a.dest) is None:
+                where = " (on the command line or in the params file)" if params_file else ""
+                raise BadInput(f"{p.prog}: the following arguments are required: {'/'.join(a.option_strings)}"
+                               f"{where}")
+
+
+def _check_text(argv: Sequence[str]) -> None:
+    """Arguments are UTF-8 text: bytes that are not (kept by Python as surrogate escapes) would fail
+    later, wherever the value is printed or sent."""
+    for i, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = repr(arg.encode("utf-8", "surrogateescape"))[2:-1]
+            raise BadInput(f"argument {i} ({shown[:80]}) is not UTF-8 text") from None
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
+    _check_text(argv)
     parser = build_parser()
     cli = _explicit(parser, list(argv))
     path = list(getattr(cli, "command_path", None) or [cli.command])
     chain = _subparser_chain(parser, path)
     merged = _defaults(chain)
     params_file = getattr(cli, "params_file", None)
+    from_params: dict[str, Any] = {}
     if params_file:
         params = _read_params(params_file)
         tokens = _params_tokens(params, _option_index(chain), f"params file {params_file}")
@@ -194,11 +224,16 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         merged.update(from_params)
         index = _option_index(chain)
         for dest, value in vars(cli).items():
-            # repeatable options (--set, --var, --tag) accumulate: params first, flags win later
-            if isinstance(index.get(dest), argparse._AppendAction) and dest in from_params:
+            # repeatable options (--var, --tag) accumulate: params first, flags win later
+            if dest != SET_AFTER and isinstance(index.get(dest), argparse._AppendAction) and dest in from_params:
                 cli_value = [*from_params[dest], *value]
                 setattr(cli, dest, cli_value)
     merged.update(vars(cli))
+    # --set: the params file's first, then the flags before the command, then those after it (last wins)
+    merged["set"] = [*(from_params.get(SET_AFTER) or []), *(getattr(cli, "set", None) or []),
+                     *(getattr(cli, SET_AFTER, None) or [])] or merged.get("set")
+    merged.pop(SET_AFTER, None)
+    _check_required(chain, merged, params_file)
     return argparse.Namespace(**merged)
 
 
@@ -260,6 +295,7 @@ def main(argv: Sequence[str] | None = None, *, context_factory: Any = None) -> i
     as_json = _wants_json(argv)
     result: dict[str, Any]
     code = 0
+    args: argparse.Namespace | None = None
     try:
         args = parse(argv)
         as_json = bool(getattr(args, "json", False))
@@ -289,6 +325,22 @@ def main(argv: Sequence[str] | None = None, *, context_factory: Any = None) -> i
         result = {"status": "aborted", "error": "aborted", "message": "interrupted", "exit_code": code}
     except Exception as exc:
         code, result = _unexpected(exc, reporter)
-    if as_json or code == 0 or len(result) > 4:
+    if args is not None and "command" not in result:
+        result["command"] = " ".join(getattr(args, "command_path", None) or [getattr(args, "command", "")])
+    if as_json or code == 0 or len(result) > 5:
         print_result(result, as_json=as_json, redact=redact)
+    _write_result(args, result, redact)
     return code
+
+
+def _write_result(args: argparse.Namespace | None, result: dict[str, Any], redact: Redactor) -> None:
+    """``--output FILE``: the full JSON result, whatever stdout shows (unless the command writes FILE)."""
+    path = getattr(args, "output_file", None)
+    if not path or getattr(args, "owns_output", False):
+        return
+    from pipeline_py.report import to_json
+
+    try:
+        Path(path).write_text(redact(to_json(result)) + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"--output {path}: cannot write the result: {exc.strerror or exc}", file=sys.stderr)

@@ -56,10 +56,12 @@ class Context:
         out: dict[str, Any] = {}
         for item in getattr(self.args, "set", None) or []:
             k, v = parse_assignment(item, "--set")
+            self.reporter.redact.add_named(k.rsplit(".", 1)[-1], v)
             out[k] = v
         return out
 
-    def settings(self, overrides: dict[str, Any] | None = None, *, env_required: bool = True) -> Settings:
+    def settings(self, overrides: dict[str, Any] | None = None, *, env_required: bool = True,
+                 sources: dict[str, str] | None = None) -> Settings:
         """Effective settings: file < env section < params file < flags.
 
         ``overrides`` are the command's own options mapped to config paths (only those given);
@@ -67,8 +69,10 @@ class Context:
         """
         env = self.require_env() if env_required else self.env
         merged = dict(overrides or {})
-        merged.update(self.set_overrides())
-        return self.loaded().settings(env, merged)
+        sets = self.set_overrides()
+        merged.update(sets)
+        named = {**(sources or {}), **{k: f"--set {k}" for k in sets}}
+        return self.loaded().settings(env, merged, sources=named)
 
     def aws(self, settings: Settings | None = None) -> AwsFactory:
         if self._aws is None:

@@ -33,7 +33,38 @@ check_busybox() {
   if LC_ALL=C ldd /bin/busybox >/dev/null 2>&1; then echo "/bin/busybox is dynamically linked" >&2; return 1; fi
   echo "static $(/bin/busybox 2>&1 | head -1 | cut -d' ' -f1-2)"
 }
-check_terraform() { terraform version 2>/dev/null | head -1 | grep -q '^Terraform v' && terraform version | head -1; }
+# The local stack's RDS runs one real cluster per instance (pipeline_py/local/postgres.py): Debian keeps
+# the binaries off PATH, under /usr/lib/postgresql/<major>/bin; the highest major is used.
+check_postgresql() {
+  local bin
+  bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  "$bin/pg_basebackup" --version >/dev/null && "$bin/pg_ctl" --version >/dev/null || return 1
+  printf '%s (%s)\n' "$("$bin/initdb" --version | head -1)" "$bin"
+}
+# sed reads all of terraform's output: `head -1` would close the pipe early, and under pipefail terraform's
+# SIGPIPE failed the check now and then.
+check_haproxy() {
+  # the local stack's ALB data plane (pipeline_py/local/haproxy.py): a configuration with a weighted
+  # random choice between two backends, as the stack writes them, must pass `haproxy -c`
+  local cfg rc
+  cfg=$(mktemp)
+  printf '%s\n' 'defaults' '  mode http' '  timeout connect 1s' '  timeout client 1s' '  timeout server 1s' \
+    'frontend probe' '  bind 127.0.0.1:1' '  http-request set-var(txn.pick) rand(100)' \
+    '  use_backend a if { var(txn.pick) -m int lt 50 }' '  use_backend b' \
+    'backend a' '  server t 127.10.1.1:8080' 'backend b' '  http-request return status 503 content-type text/plain string no' >"$cfg"
+  haproxy -c -q -f "$cfg"; rc=$?
+  rm -f "$cfg"
+  [ "$rc" = 0 ] && haproxy -v | sed -n 1p
+}
+check_terraform() { terraform version 2>/dev/null | sed -n '1{/^Terraform v/p}'; }
+check_node() {
+  local v
+  v=$(node --version 2>/dev/null) || return 1
+  v=${v#v}
+  [ "${v%%.*}" -ge 20 ] 2>/dev/null || { echo "node $v is older than 20 (npm-groovy-lint 16 needs >= 20)" >&2; return 1; }
+  npm --version >/dev/null 2>&1 || return 1
+  echo "node $v, npm $(npm --version)"
+}
 check_chromium() {
   local profile out
   profile=$(mktemp -d)
@@ -52,8 +83,11 @@ COMPONENTS=(
   "docker-registry|docker-registry|check_registry"
   "htpasswd|apache2-utils|check_htpasswd"
   "busybox-static|busybox-static|check_busybox"
+  "haproxy|haproxy|check_haproxy"
   "terraform|-|check_terraform"
   "chromium|chromium|check_chromium"
+  "postgresql|postgresql|check_postgresql"
+  "node|nodejs npm|check_node"
 )
 
 declare -A RESULT=()
@@ -73,7 +107,8 @@ for entry in "${COMPONENTS[@]}"; do
   IFS='|' read -r name pkg fn <<<"$entry"
   if [ "${RESULT[$name]%%|*}" = missing ]; then
     WAS_MISSING[$name]=1
-    [ "$pkg" != - ] && need+=("$pkg")
+    # shellcheck disable=SC2206  # a component may need several packages
+    [ "$pkg" != - ] && need+=($pkg)
   fi
 done
 # groovy needs a JVM: when java itself is missing, install one with it.
@@ -127,9 +162,69 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 line pipeline-py ok "$("$VENV/bin/pipeline-py" --version) in $VENV"
+# checkov (tests/integration/test_checkov.py), the `checkov` extra of pyproject.toml, in a virtualenv of its
+# own: it pins boto3 exactly, which pipeline-py's boto3 excludes. About 70 s on a fresh machine; then kept.
+CHECKOV_VENV=${CHECKOV_VENV:-$SETUP_STATE/checkov-venv}
+checkov_req=$("$VENV/bin/python" -c 'import tomllib
+print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["checkov"]))')
+if [ "$(cat "$CHECKOV_VENV/.pipeline-py-requirements" 2>/dev/null)" != "$checkov_req" ] \
+   || ! "$CHECKOV_VENV/bin/checkov" --version >/dev/null 2>&1; then
+  log "installing $checkov_req into $CHECKOV_VENV"
+  "$PYTHON" -m venv "$CHECKOV_VENV"
+  # shellcheck disable=SC2086  # the requirements are words
+  if ! "$CHECKOV_VENV/bin/python" -m pip install -q $checkov_req >"$SETUP_STATE/checkov-pip.log" 2>&1; then
+    line checkov MISSING "pip install failed; the end of $SETUP_STATE/checkov-pip.log:"
+    tail -30 "$SETUP_STATE/checkov-pip.log" >&2
+    exit 1
+  fi
+  echo "$checkov_req" > "$CHECKOV_VENV/.pipeline-py-requirements"
+fi
+if out=$("$CHECKOV_VENV/bin/checkov" --version 2>/dev/null) && [ -n "$out" ]; then
+  line checkov ok "checkov $out in $CHECKOV_VENV"
+else
+  line checkov MISSING "$CHECKOV_VENV/bin/checkov --version failed; remove $CHECKOV_VENV and run setup again"
+  exit 1
+fi
+# moto's own tests for ECS, ELBv2 and CloudWatch (tests/integration/test_moto_conformance.py runs them against
+# the local stack's patched moto), from the source distribution of the installed moto: downloaded once with
+# pip (about a minute: pip prepares the sdist's metadata), the three test packages and what they import kept
+# under $SETUP_STATE/moto-tests/<version>; never copied into the repository.
+moto_version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))')
+MOTO_TESTS="$SETUP_STATE/moto-tests/$moto_version"
+if [ ! -f "$MOTO_TESTS/.complete" ]; then
+  log "downloading the moto $moto_version source distribution (its tests) into $SETUP_STATE/moto-sdist"
+  mkdir -p "$SETUP_STATE/moto-sdist"
+  if ! "$VENV/bin/python" -m pip download -q --no-deps --no-binary :all: "moto==$moto_version" \
+       -d "$SETUP_STATE/moto-sdist" >"$SETUP_STATE/moto-sdist.log" 2>&1; then
+    line moto-tests MISSING "pip download moto==$moto_version (sdist) failed; the end of $SETUP_STATE/moto-sdist.log:"
+    tail -20 "$SETUP_STATE/moto-sdist.log" >&2
+    exit 1
+  fi
+  rm -rf "$MOTO_TESTS" && mkdir -p "$MOTO_TESTS"
+  tar -xzf "$SETUP_STATE/moto-sdist/moto-$moto_version.tar.gz" -C "$MOTO_TESTS" --strip-components=1 \
+    "moto-$moto_version/pyproject.toml" "moto-$moto_version/tests/__init__.py" "moto-$moto_version/tests/conftest.py" \
+    "moto-$moto_version/tests/markers.py" "moto-$moto_version/tests/test_ec2/__init__.py" \
+    "moto-$moto_version/tests/test_ecs" "moto-$moto_version/tests/test_elbv2" "moto-$moto_version/tests/test_cloudwatch"
+  touch "$MOTO_TESTS/.complete"
+fi
+# used: pytest collects one of the files against the installed moto
+if out=$(cd "$MOTO_TESTS" && "$VENV/bin/python" -m pytest --collect-only -q -p no:cacheprovider -o addopts= \
+           tests/test_ecs/test_ecs_efs.py 2>&1 | tail -1) && [[ $out == *" collected"* ]]; then
+  line moto-tests ok "moto $moto_version's tests in $MOTO_TESTS (test_ecs_efs: $out)"
+else
+  line moto-tests MISSING "pytest cannot collect moto's tests in $MOTO_TESTS ($out); remove it and run setup again"
+  exit 1
+fi
 "$VENV/bin/python" -m pipeline_py.local.busybox examples/task-api >/dev/null \
   || { line sample-app MISSING "$("$VENV/bin/python" -m pipeline_py.local.busybox examples/task-api)"; exit 1; }
 line sample-app ok "examples/task-api/bin/busybox in the build context"
+if scripts/groovy-lint.sh --install >"$SETUP_STATE/groovy-lint-install.log" 2>&1; then
+  line npm-groovy-lint ok "$(.tools/npm-groovy-lint/node_modules/.bin/npm-groovy-lint --version 2>/dev/null | head -1)"
+else
+  line npm-groovy-lint MISSING "see $SETUP_STATE/groovy-lint-install.log"
+  tail -20 "$SETUP_STATE/groovy-lint-install.log" >&2
+  exit 1
+fi
 if mirror=$("$VENV/bin/python" -c 'import os
 from pipeline_py.terraform.mirror import find_mirror
 m = find_mirror(None, os.environ)

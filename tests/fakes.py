@@ -24,12 +24,16 @@ from pipeline_py.deploy.analysis import Sample
 from pipeline_py.deploy.locking import Holder, LockHeld, LockInfo, LockLost, new_lock_id
 from pipeline_py.deploy.ports import Ports
 from pipeline_py.deploy.topology import COLOURS, Topology, TrafficError
-from pipeline_py.deploy.views import ServiceView, StoppedTask, TargetState, td_label
+from pipeline_py.deploy.views import ServiceDeploymentView, ServiceView, StoppedTask, TargetState, td_label
 from pipeline_py.errors import BadInput
 from pipeline_py.report import Reporter
 
 ACCOUNT_ARN = "arn:aws:ecs:us-east-1:123456789012"
 T0 = datetime(2026, 1, 1)
+NATIVE = ("BLUE_GREEN", "LINEAR", "CANARY")
+NATIVE_RULE = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/82/r1"
+NATIVE_TGS = ("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app-a/3",
+              "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app-b/4")
 
 
 def client_error(code: str = "ThrottlingException", op: str = "UpdateService") -> ClientError:
@@ -59,6 +63,12 @@ class FakeService:
     events: list[dict[str, Any]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     controller: str = "ECS"
+    advanced: dict[str, Any] | None = None
+    """``advancedConfiguration`` of its load balancer (ECS-native blue/green)."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """``deploymentConfiguration``"""
+    native: FakeNativeDeployment | None = None
+    """The latest ECS-native service deployment."""
 
     @property
     def arn(self) -> str:
@@ -80,6 +90,12 @@ class FakeEcs:
         self.registered_behaviour = Behaviour()
         """how the tasks of the next revision ``register`` creates behave"""
         self._ids = itertools.count(1)
+        self.rule: dict[str, int] = {}
+        """the production listener rule of the ECS-native service: target group ARN → weight"""
+        self.rule_unreadable = False
+        self.rollback_sticks = False
+        """ECS-native rollbacks stay ROLLBACK_IN_PROGRESS for ever"""
+        self.alarms: FakeAlarms | None = None
 
     # ---- test set-up ------------------------------------------------------------------------------
 
@@ -121,8 +137,11 @@ class FakeEcs:
             "pendingCount": sum(d["pendingCount"] for d in svc.deployments),
             "taskDefinition": svc.task_definition, "deployments": [dict(d) for d in svc.deployments],
             "events": list(svc.events), "deploymentController": {"type": svc.controller},
-            "loadBalancers": [{"targetGroupArn": tg, "containerName": "app", "containerPort": 8080}
+            "loadBalancers": [{"targetGroupArn": tg, "containerName": "app", "containerPort": 8080,
+                               **({"advancedConfiguration": svc.advanced} if svc.advanced else {})}
                               for tg in svc.target_groups],
+            "deploymentConfiguration": dict(svc.config),
+            **({"currentServiceDeployment": svc.native.arn} if svc.native else {}),
             "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}},
             "launchType": "FARGATE",
             "tags": [{"key": k, "value": v} for k, v in svc.tags.items()],
@@ -132,7 +151,7 @@ class FakeEcs:
 
     def _advance(self, svc: FakeService) -> None:
         primary = next((d for d in svc.deployments if d["status"] == "PRIMARY"), None)
-        if primary is None:
+        if primary is None or (svc.native is not None and svc.native.ongoing):
             return
         b = self.behaviours.get(primary["taskDefinition"], Behaviour())
         if b.kind == "crash":
@@ -170,7 +189,7 @@ class FakeEcs:
         self._maybe_fail("describe")
         out = {}
         for n in names:
-            if n in self.services:
+            if n in self.services and self.services[n].cluster == cluster:  # as ECS: services live in a cluster
                 self._advance(self.services[n])
                 out[n] = self.view(n)
         return out
@@ -182,10 +201,22 @@ class FakeEcs:
         return found[name]
 
     def update(self, cluster: str, name: str, *, task_definition: str | None = None,
-               desired_count: int | None = None, force_new_deployment: bool = False) -> ServiceView:
+               desired_count: int | None = None, force_new_deployment: bool = False,
+               deployment_configuration: dict[str, Any] | None = None,
+               load_balancers: list[dict[str, Any]] | None = None) -> ServiceView:
         self.calls.append(("update", (name, task_definition, desired_count, force_new_deployment)))
         self._maybe_fail("update")
         svc = self.services[name]
+        if svc.cluster != cluster:
+            raise client_error("ServiceNotFoundException")
+        if load_balancers is not None:
+            svc.target_groups = [lb["targetGroupArn"] for lb in load_balancers]
+            svc.advanced = next((lb["advancedConfiguration"] for lb in load_balancers
+                                 if lb.get("advancedConfiguration")), None)
+        if deployment_configuration is not None:
+            svc.config = dict(deployment_configuration)
+        if svc.config.get("strategy") in NATIVE and (task_definition or svc.task_definition) != svc.task_definition:
+            return self._start_native(svc, str(task_definition), desired_count)
         if desired_count is not None:
             svc.desired = desired_count
         new_td = task_definition or svc.task_definition
@@ -254,14 +285,260 @@ class FakeEcs:
         return [t for t in self.stopped if t.started_by == deployment_id]
 
     def running_tasks(self, cluster: str, deployment_id: str) -> list[dict[str, Any]]:
-        return [t for s in self.services.values() for d in s.deployments if d["id"] == deployment_id
-                for t in self._tasks(s, d)]
+        return [t for s in self.services.values() if s.cluster == cluster  # as ECS: ListTasks is per cluster
+                for d in s.deployments if d["id"] == deployment_id for t in self._tasks(s, d)]
 
     def run_task(self, **kwargs: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    # ---- ECS-native blue/green, linear and canary: one stage per DescribeServiceDeployments -----------------
+
+    def add_native_service(self, name: str, task_definition: str, desired: int = 2, *, cluster: str = "c",
+                           production_tg: str = "", alternate_tg: str = "", rule: str = NATIVE_RULE) -> FakeService:
+        svc = self.add_service(name, task_definition, desired, cluster=cluster, target_groups=[production_tg])
+        svc.advanced = {"alternateTargetGroupArn": alternate_tg, "productionListenerRule": rule,
+                        "testListenerRule": rule + "-test", "roleArn": "arn:aws:iam::123456789012:role/ecs-lb"}
+        svc.config = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}, "maximumPercent": 200,
+                      "minimumHealthyPercent": 100, "strategy": "ROLLING"}
+        self.rule = {production_tg: 100, alternate_tg: 0}
+        return svc
+
+    def _start_native(self, svc: FakeService, td: str, desired: int | None) -> ServiceView:
+        if desired is not None:
+            svc.desired = desired
+        assert svc.advanced is not None
+        live = max(self.rule, key=lambda tg: self.rule[tg])
+        new_tg = next(tg for tg in self.rule if tg != live)
+        for d in svc.deployments:
+            d["status"] = "ACTIVE"
+        svc.task_definition = td
+        dep = self._deployment(td, svc.desired)
+        svc.deployments.insert(0, dep)
+        cfg = svc.config
+        steps = [100.0]
+        if cfg["strategy"] == "CANARY":
+            steps = [float(cfg["canaryConfiguration"]["canaryPercent"]), 100.0]
+        elif cfg["strategy"] == "LINEAR":
+            step = float(cfg["linearConfiguration"]["stepPercent"])
+            steps = [float(step * i) for i in range(1, int(100 // step) + 1) if step * i < 100] + [100.0]
+        pauses: dict[str, dict[str, Any]] = {}
+        for hook in cfg.get("lifecycleHooks") or []:
+            for stage in hook["lifecycleStages"]:
+                pauses[stage] = hook.get("timeoutConfiguration") or {}
+        n = next(self._ids)
+        svc.native = FakeNativeDeployment(
+            arn=f"{ACCOUNT_ARN}:service-deployment/{svc.cluster}/{svc.name}/sd{n}", deployment=dep, live_tg=live,
+            new_tg=new_tg, steps=steps, pauses=pauses, alarms=list((cfg.get("alarms") or {}).get("alarmNames") or []))
+        svc.native.plan = native_plan(steps)
+        self._event(svc, f"(service-deployment sd{n}) started a {cfg['strategy']} deployment")
+        return self.view(svc.name)
+
+    def _native_step(self, svc: FakeService) -> None:
+        nd = svc.native
+        assert nd is not None
+        if not nd.ongoing:
+            return
+        if nd.status == "ROLLBACK_IN_PROGRESS":
+            if self.rollback_sticks:
+                return
+            self.rule = {nd.live_tg: 100, nd.new_tg: 0}
+            svc.deployments = [d for d in svc.deployments if d is not nd.deployment]
+            old = svc.deployments[0]
+            old["status"] = "PRIMARY"
+            svc.task_definition = old["taskDefinition"]
+            nd.status = "ROLLBACK_SUCCESSFUL"
+            self._event(svc, "rollback completed")
+            return
+        alarm = next((a for a in nd.alarms if self.alarms is not None
+                      and self.alarms.alarms.get(a, {}).get("state") == "ALARM"), None)
+        if alarm is not None:
+            self._native_rollback(svc, f"alarm {alarm} in ALARM")
+            return
+        if nd.awaiting is not None:
+            hook = nd.awaiting
+            if self.clock.utcnow() >= hook["expiresAt"]:
+                hook["status"] = "TIMED_OUT"
+                nd.awaiting = None
+                self._native_rollback(svc, f"the lifecycle hook {hook['hookId']} at {nd.stage} timed out")
+            return
+        if nd.index >= len(nd.plan):
+            return
+        stage, weight = nd.plan[nd.index]
+        if nd.stage_entered != nd.index:
+            nd.stage_entered = nd.index
+            nd.stage = stage
+            self._event(svc, f"lifecycle stage {stage}")
+            if stage == "SCALE_UP":
+                b = self.behaviours.get(nd.deployment["taskDefinition"], Behaviour())
+                if b.kind == "crash":
+                    nd.deployment["failedTasks"] += svc.desired
+                    for _ in range(svc.desired):
+                        self.stopped.append(StoppedTask.from_api({
+                            "taskArn": f"{ACCOUNT_ARN}:task/{svc.cluster}/{next(self._ids):032x}",
+                            "taskDefinitionArn": nd.deployment["taskDefinition"],
+                            "startedBy": nd.deployment["id"], "lastStatus": "STOPPED",
+                            "stopCode": "EssentialContainerExited",
+                            "stoppedReason": "Essential container in task exited",
+                            "containers": [{"name": "app", "exitCode": b.exit_code}]}))
+                    return
+                nd.deployment["runningCount"] = svc.desired
+            if weight is not None:
+                nd.weight = weight
+                self.rule = {nd.live_tg: round(100 - weight), nd.new_tg: round(weight)}
+            if stage in nd.pauses:
+                timeout = nd.pauses[stage]
+                n = next(self._ids)
+                nd.awaiting = {"hookId": f"ecs-pause-{n}", "targetType": "PAUSE", "status": "AWAITING_ACTION",
+                               "expiresAt": self.clock.utcnow() + timedelta(
+                                   minutes=float(timeout.get("timeoutInMinutes", 1440))),
+                               "timeoutAction": timeout.get("action", "ROLLBACK")}
+                nd.hooks.append(nd.awaiting)
+                return
+        if stage == "SCALE_UP" and nd.deployment["failedTasks"]:
+            return
+        nd.index += 1
+        if nd.index == len(nd.plan):
+            svc.deployments = [nd.deployment]
+            nd.deployment["rolloutState"] = "COMPLETED"
+            nd.status = "SUCCESSFUL"
+            self._event(svc, "deployment completed")
+
+    def _native_rollback(self, svc: FakeService, reason: str) -> None:
+        nd = svc.native
+        assert nd is not None
+        nd.status = "ROLLBACK_IN_PROGRESS"
+        nd.reason = f"Service deployment rolled back because {reason}."
+        nd.rollback = {"reason": nd.reason, "startedAt": self.clock.utcnow()}
+        self._event(svc, f"rolling back: {reason}")
+
+    def service_deployments(self, cluster: str, service: str, statuses: Iterable[str] = ()) -> list[str]:
+        self.calls.append(("list_service_deployments", service))
+        nd = self.services[service].native
+        wanted = set(statuses)
+        return [nd.arn] if nd is not None and (not wanted or nd.status in wanted) else []
+
+    def describe_service_deployments(self, arns: list[str]) -> list[ServiceDeploymentView]:
+        self.calls.append(("describe_service_deployments", tuple(arns)))
+        self._maybe_fail("describe_service_deployments")
+        out = []
+        for svc in self.services.values():
+            nd = svc.native
+            if nd is not None and nd.arn in arns:
+                self._native_step(svc)
+                out.append(ServiceDeploymentView.from_api(nd.api()))
+        return out
+
+    def _native_of(self, arn: str) -> FakeService:
+        svc = next((s for s in self.services.values() if s.native is not None and s.native.arn == arn), None)
+        if svc is None:
+            raise client_error("ServiceDeploymentNotFoundException", "ContinueServiceDeployment")
+        return svc
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        self.calls.append(("continue", (hook_id, action)))
+        self._maybe_fail("continue")
+        svc = self._native_of(arn)
+        nd = svc.native
+        assert nd is not None
+        if nd.awaiting is not None and self.clock.utcnow() >= nd.awaiting["expiresAt"]:
+            self._native_step(svc)  # ECS timed the hook out before this call arrived
+        if nd.awaiting is None or nd.awaiting["hookId"] != hook_id:
+            raise client_error("InvalidParameterException", "ContinueServiceDeployment")
+        nd.awaiting["status"] = "SUCCEEDED"
+        nd.awaiting = None
+        if action == "ROLLBACK":
+            self._native_rollback(svc, "of a ContinueServiceDeployment ROLLBACK")
+        else:
+            nd.index += 1
+
+    def stop_service_deployment(self, arn: str, stop_type: str = "ROLLBACK") -> None:
+        self.calls.append(("stop", stop_type))
+        self._maybe_fail("stop")
+        svc = self._native_of(arn)
+        nd = svc.native
+        assert nd is not None
+        if not nd.ongoing:
+            raise client_error("ConflictException", "StopServiceDeployment")
+        if nd.awaiting is not None:
+            nd.awaiting["status"] = "SUCCEEDED"
+            nd.awaiting = None
+        self._native_rollback(svc, "of a stop request")
+
     def stop_task(self, cluster: str, task: str, reason: str) -> None:
         raise NotImplementedError
+
+
+def native_plan(steps: list[float]) -> list[tuple[str, float | None]]:
+    plan: list[tuple[str, float | None]] = [("PRE_SCALE_UP", None), ("SCALE_UP", None), ("POST_SCALE_UP", None),
+                                            ("TEST_TRAFFIC_SHIFT", None), ("POST_TEST_TRAFFIC_SHIFT", None)]
+    for w in steps:
+        plan += [("PRE_PRODUCTION_TRAFFIC_SHIFT", None), ("PRODUCTION_TRAFFIC_SHIFT", w)]
+    return [*plan, ("POST_PRODUCTION_TRAFFIC_SHIFT", None), ("BAKE_TIME", None), ("CLEAN_UP", None)]
+
+
+@dataclass
+class FakeNativeDeployment:
+    arn: str
+    deployment: dict[str, Any]
+    live_tg: str
+    new_tg: str
+    steps: list[float]
+    pauses: dict[str, dict[str, Any]]
+    alarms: list[str]
+    status: str = "IN_PROGRESS"
+    reason: str | None = None
+    stage: str = "PRE_SCALE_UP"
+    index: int = 0
+    stage_entered: int = -1
+    weight: float = 0.0
+    plan: list[tuple[str, float | None]] = field(default_factory=list)
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    awaiting: dict[str, Any] | None = None
+    rollback: dict[str, Any] | None = None
+
+    @property
+    def ongoing(self) -> bool:
+        return self.status in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
+
+    def api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "serviceDeploymentArn": self.arn, "status": self.status, "lifecycleStage": self.stage,
+            "lifecycleHookDetails": [dict(h) for h in self.hooks],
+            "targetServiceRevision": {"arn": self.arn + "/rev", "requestedProductionTrafficWeight": self.weight},
+        }
+        if self.reason:
+            out["statusReason"] = self.reason
+        if self.rollback:
+            out["rollback"] = dict(self.rollback)
+        return out
+
+
+class FakeRuleRouter:
+    """The production listener rule of an ECS-native service: weights per target group, moved by
+    :class:`FakeEcs` (ECS) and read here through the topology's colours."""
+
+    def __init__(self, ecs: FakeEcs, topology: Topology) -> None:
+        self.ecs = ecs
+        self.topology = topology
+        self.reads = 0
+
+    def weights(self) -> dict[str, int]:
+        self.reads += 1
+        if self.ecs.rule_unreadable:
+            raise TrafficError("injected: the rule cannot be read")
+        return {c: int(self.ecs.rule.get(tg, 0)) for c, tg in self.topology.target_groups.items()}
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        raise AssertionError("the ECS-native strategies never set weights themselves: ECS does")
+
+    def point_test_listener(self, colour: str) -> None:
+        raise AssertionError("ECS points the test listener rule")
+
+    def test_listener_colour(self) -> str | None:
+        return None
+
+    def load_balancer_arn(self) -> str:
+        return "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/lb/1"
 
 
 class FakeTargets:
@@ -274,9 +551,14 @@ class FakeTargets:
     def health(self, target_group_arn: str) -> list[TargetState]:
         out = []
         for svc in self.ecs.services.values():
-            if target_group_arn not in svc.target_groups:
+            nd = svc.native
+            if target_group_arn not in svc.target_groups and not (svc.advanced and target_group_arn in self.ecs.rule):
                 continue
             for d in svc.deployments:
+                if svc.advanced:  # ECS-native: the new deployment's tasks are in the alternate target group
+                    tg = (nd.new_tg if d is nd.deployment else nd.live_tg) if nd is not None else svc.target_groups[0]
+                    if tg != target_group_arn:
+                        continue
                 b = self.ecs.behaviours.get(d["taskDefinition"], Behaviour())
                 for t in self.ecs._tasks(svc, d):
                     ip = t["attachments"][0]["details"][0]["value"]
@@ -392,13 +674,22 @@ class FakeLocks:
 
 
 class FakeScaling:
-    def __init__(self, bounds: dict[str, tuple[int, int]] | None = None) -> None:
+    """The scalable targets of the services of one cluster (``service/CLUSTER/SERVICE`` in AWS)."""
+
+    def __init__(self, bounds: dict[str, tuple[int, int]] | None = None, cluster: str = "c") -> None:
         self.bounds_by_service = dict(bounds or {})
+        self.cluster = cluster
+
+    def _check(self, cluster: str) -> None:
+        if cluster != self.cluster:
+            raise client_error("ObjectNotFoundException", "DescribeScalableTargets")
 
     def bounds(self, cluster: str, service: str) -> tuple[int, int] | None:
+        self._check(cluster)
         return self.bounds_by_service.get(service)
 
     def set_bounds(self, cluster: str, service: str, minimum: int, maximum: int) -> None:
+        self._check(cluster)
         self.bounds_by_service[service] = (minimum, maximum)
 
 
@@ -415,6 +706,12 @@ class FakeMetrics:
         seconds = (end - start).total_seconds()
         out = {}
         for key, tg in target_groups.items():
+            if tg in self.ecs.rule:
+                b, share = self._native(tg)
+                requests = round(self.rps * seconds * share / 100)
+                out[key] = Sample(requests=requests, errors=round(requests * b.error_rate),
+                                  p99_ms=b.p99_ms if requests else None)
+                continue
             colour = self.router.topology.colour_of_target_group(tg)
             assert colour is not None
             svc = self.ecs.services[self.router.topology.services[colour]]
@@ -423,6 +720,18 @@ class FakeMetrics:
             out[key] = Sample(requests=requests, errors=round(requests * b.error_rate),
                               p99_ms=b.p99_ms if requests else None)
         return out
+
+
+    def _native(self, tg: str) -> tuple[Behaviour, int]:
+        """The behaviour of the revision serving ``tg`` of the ECS-native service, and the rule's weight."""
+        svc = next(s for s in self.ecs.services.values() if s.native is not None or s.advanced)
+        nd = svc.native
+        if nd is not None and tg == nd.new_tg:
+            td = nd.deployment["taskDefinition"]
+        else:
+            td = next((d["taskDefinition"] for d in svc.deployments if nd is None or d is not nd.deployment),
+                      svc.task_definition)
+        return self.ecs.behaviours.get(td, Behaviour()), self.ecs.rule.get(tg, 0)
 
 
 TOPOLOGY = Topology(
@@ -470,8 +779,10 @@ def world(*, topology: Topology = TOPOLOGY, alarms: dict[str, str] | None = None
     def router_for(bg: BlueGreenConfig, strategy: str) -> FakeRouter:
         return router
 
+    ecs.alarms = fake_alarms
     ports = Ports(services=ecs, targets=targets, alarms=fake_alarms, scaling=scaling, locks=locks, reporter=reporter,
-                  clock=clock, router_for=router_for, metrics_for=lambda lb, period: metrics)
+                  clock=clock, router_for=router_for, metrics_for=lambda lb, period: metrics,
+                  topology_router=lambda t: FakeRuleRouter(ecs, t))
     return World(clock, ecs, targets, fake_alarms, router, scaling, locks, metrics, out, ports)
 
 

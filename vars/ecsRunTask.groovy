@@ -5,6 +5,7 @@ Map call(Map args = [:]) {
         command: null,         // the container command: a string (split like a shell would) or a list
         container: null,       // container name (default: the task definition's essential one)
         image: null,           // run this image instead of the registered one
+        vars: [:],             // with image: template variables; otherwise environment overrides of the container
         taskDefinition: null,  // task definition ARN (default: the service's current one)
         timeout: null,         // seconds or '30m'
         report: null,          // a file name, true (run-task-<env>.json) or false (default)
@@ -18,6 +19,7 @@ Map call(Map args = [:]) {
         container        : opts.container,
         image            : opts.image,
         'task-definition': opts.taskDefinition,
+        var              : opts.vars ?: null,
         timeout          : opts.timeout,
     ], [report: pipelinePy.reportName(opts.report, "run-task-${opts.env}.json", false)])
     echo("ecsRunTask (${opts.env}): ${result.task_arn} exited ${result.container_exit_code}")

@@ -1,5 +1,7 @@
 // Runs terraform init and plan for an environment through pipeline-py, saves the plan file for
 // terraformApply and archives the plan summary.
+import groovy.transform.Field
+
 Map call(Map args = [:]) {
     Map defaults = pipelinePy.commonDefaults() + [
         vars: [:],            // terraform variables: [name: value]
@@ -22,6 +24,9 @@ Map call(Map args = [:]) {
     return result
 }
 
+/** The kinds of change a plan summary counts. */
+@Field static final List KINDS = ['add', 'change', 'destroy', 'replace']
+
 @NonCPS
 static String defaultPlanFile(String env) {
     return "tfplan-${env}.bin".toString()
@@ -30,17 +35,17 @@ static String defaultPlanFile(String env) {
 /** "1 to add, 2 to change, 0 to destroy, 0 to replace" from a plan summary (counts or address lists). */
 @NonCPS
 static String summaryLine(Map summary) {
-    return ['add', 'change', 'destroy', 'replace'].collect { "${count(summary, it)} to ${it}" }.join(', ')
+    return KINDS.collect { String kind -> "${count(summary, kind)} to ${kind}" }.join(', ')
 }
 
 @NonCPS
 static int count(Map summary, String kind) {
-    def v = (summary ?: [:])[kind]
+    Object v = (summary ?: [:])[kind]
     return v instanceof Collection ? v.size() : v instanceof Number ? v.intValue() : 0
 }
 
 /** Whether a plan result changes anything (an apply is needed). */
 @NonCPS
 static boolean hasChanges(Map result) {
-    return ['add', 'change', 'destroy', 'replace'].any { count((Map) result?.summary, it) > 0 }
+    return KINDS.any { String kind -> count((Map) result?.summary, kind) > 0 }
 }

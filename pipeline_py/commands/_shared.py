@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline_py.errors import BadInput
 
 if TYPE_CHECKING:
+    from pipeline_py import taskdef
     from pipeline_py.config import Settings
     from pipeline_py.context import Context
     from pipeline_py.deploy.locking import Holder
@@ -37,14 +38,16 @@ def settings_for(ctx: Context, args: argparse.Namespace) -> Settings:
         value = getattr(args, opt, None)
         if value is not None:
             flags[path] = value
-    settings = ctx.settings(flags)
+    sources = {path: f"--{opt.replace('_', '-')}" for opt, path in DEPLOY_OPTIONS}
+    settings = ctx.settings(flags, sources=sources)
     if settings.from_terraform_outputs:
         from pipeline_py.terraform import outputs
 
         values = outputs.read_outputs(settings, tf_workspace(ctx))
         derived = outputs.overrides_from_outputs(values, settings.terraform.outputs_map)
         ctx.reporter.info(f"from terraform outputs: {', '.join(sorted(derived)) or 'nothing'}")
-        settings = ctx.settings({**derived, **flags})
+        settings = ctx.settings({**derived, **flags},
+                                sources={**{k: f"terraform output for {k}" for k in derived}, **sources})
     return settings
 
 
@@ -87,7 +90,7 @@ def lock_wait(args: argparse.Namespace) -> float | None:
     try:
         value = float(_duration(text))
     except ValueError as exc:
-        raise BadInput(f"--wait-for-lock: {exc}") from None
+        raise BadInput(f"--wait-for-lock {text!r}: {exc}") from None
     if not 0 <= value <= 86400:
         raise BadInput(f"--wait-for-lock {text!r}: must be between 0 and 24h")
     return value
@@ -134,9 +137,36 @@ def rendered_task_definition(ctx: Context, args: argparse.Namespace,
     from pipeline_py import taskdef
 
     base = ctx.loaded().base_dir
+    check_template(ctx, settings)
     image = taskdef.resolve_image(args.image, base)
-    td = taskdef.render(settings, base, env=ctx.env, image=image, extra_vars=template_vars(args))
-    return td, None
+    extra = template_vars(args)
+    note_secret_vars(ctx, settings, extra)
+    rendered = taskdef.render_template(settings, base, env=ctx.env, image=image, extra_vars=extra)
+    warn_plain_text_secrets(ctx, rendered)
+    return rendered.task_definition, None
+
+
+def check_template(ctx: Context, settings: Settings) -> None:
+    """The template is a regular file inside the project; an error names where it was set."""
+    sets = {k for k in ctx.set_overrides() if k == "task_definition.template" or k == "task_definition"}
+    ctx.loaded().check_template(settings, ctx.env, f"--set {sorted(sets)[-1]}" if sets else None)
+
+
+def note_secret_vars(ctx: Context, settings: Settings, extra_vars: dict[str, Any]) -> None:
+    """Template variables whose names look secret (``db_pass``, ``api_key``) are redacted from all output,
+    from before the template renders (its errors may quote them)."""
+    for source in (settings.task_definition.vars, extra_vars):
+        for name, value in source.items():
+            ctx.reporter.redact.add_named(str(name), value)
+
+
+def warn_plain_text_secrets(ctx: Context, rendered: taskdef.Rendered) -> None:
+    """Redact and warn about secrets the rendered task definition carries in plain-text ``environment``."""
+    from pipeline_py.taskdef.exposure import advice, plain_text_secrets
+
+    for found in plain_text_secrets(rendered.task_definition, rendered.context):
+        ctx.reporter.redact.add(found.value)
+        ctx.reporter.warn(advice(found))
 
 
 def require_local_extra() -> None:

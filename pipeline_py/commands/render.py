@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command
+from pipeline_py.commands._shared import check_template, note_secret_vars, warn_plain_text_secrets
 from pipeline_py.errors import BadInput
 
 if TYPE_CHECKING:
     from pipeline_py import taskdef
     from pipeline_py.context import Context
-
-_SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
-
 
 def _extra_vars(items: list[str] | None) -> dict[str, Any]:
     from pipeline_py.config import parse_assignment
@@ -36,11 +33,7 @@ def _warnings(ctx: Context, rendered: taskdef.Rendered, image: str) -> None:
     containers = td.get("containerDefinitions") or []
     if not any(c.get("image") == image for c in containers):
         ctx.reporter.warn(f"no container uses the image {image} (does the template use {{{{ image }}}}?)")
-    for c in containers:
-        for e in c.get("environment") or []:
-            if _SECRET_NAME.search(str(e.get("name", ""))) and e.get("value"):
-                ctx.reporter.warn(f"container {c.get('name')}: environment {e['name']} looks like a secret "
-                                  "in plain text; use secrets(...) (Secrets Manager / SSM)")
+    warn_plain_text_secrets(ctx, rendered)
 
 
 def _write(path: str, td: dict[str, Any]) -> None:
@@ -57,23 +50,25 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any] | None:
     env = ctx.require_env()
     base_dir = ctx.loaded().base_dir
     image = taskdef.resolve_image(args.image, base_dir)
-    rendered = taskdef.render_template(settings, base_dir, env=env, image=image,
-                                       extra_vars=_extra_vars(args.var))
+    check_template(ctx, settings)
+    extra = _extra_vars(args.var)
+    note_secret_vars(ctx, settings, extra)
+    rendered = taskdef.render_template(settings, base_dir, env=env, image=image, extra_vars=extra)
     td = rendered.task_definition
     names = ", ".join(str(c.get("name")) for c in td["containerDefinitions"])
     ctx.reporter.step(f"rendered {rendered.family} from {rendered.template} (containers: {names}; image {image})")
     _warnings(ctx, rendered, image)
-    if args.output:
-        _write(args.output, td)
-        ctx.reporter.info(f"wrote {args.output}")
+    if args.output_file:
+        _write(args.output_file, td)
+        ctx.reporter.info(f"wrote {args.output_file}")
 
     result: dict[str, Any] = {"family": rendered.family, "image": image, "task_definition": td}
-    if args.output:
-        result["output"] = args.output
+    if args.output_file:
+        result["output"] = args.output_file
     if not (args.diff or args.register):
         if ctx.json:
             return result
-        if not args.output:
+        if not args.output_file:
             print(ctx.reporter.redact(json.dumps(td, indent=2)), flush=True)
         return None
 
@@ -142,4 +137,5 @@ def register(subparsers: Any, add_globals: AddGlobals) -> None:
     p.add_argument("--diff", action="store_true", help="unified diff against the revision the service runs now")
     p.add_argument("--register", action="store_true",
                    help="register the rendered definition (with --dry-run: show what would be registered)")
-    p.add_argument("--output", metavar="FILE", help="also write the rendered JSON to FILE")
+    # the global --output FILE: for render, the rendered task definition (the result is --json)
+    p.set_defaults(owns_output=True)

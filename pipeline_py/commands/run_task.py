@@ -41,7 +41,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(_duration(text))
     except ValueError as exc:
-        raise BadInput(f"--timeout: {exc}") from None
+        raise BadInput(f"--timeout {text!r}: {exc}") from None
     if value <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {text!r}")
     return value

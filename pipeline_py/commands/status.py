@@ -18,11 +18,12 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 
     settings = settings_for(ctx, args)
     req = StatusRequest(cluster=require_cluster(settings), service=settings.service_name,
-                        strategy=settings.strategy, blue_green=settings.blue_green, events=args.events)
+                        strategy=settings.strategy, blue_green=settings.blue_green, events=args.events, env=ctx.env)
     return environment_status(ports_for(ctx, settings), req)
 
 
 def register(subparsers: Any, add_globals: AddGlobals) -> None:
     p = add_command(subparsers, add_globals, "status", run,
-                    "deployments, counts, recent events and target health of the environment's service")
+                    "the whole environment: every service (deployments, counts, events, target health), the listener "
+                    "weights and any unfinished rollout with the commands that continue or abort it, the deploy locks")
     p.add_argument("--events", type=int, default=10, help="how many recent events to show")

@@ -72,6 +72,13 @@ def _narrate(ctx: Context, summary: terraform_plan.PlanSummary, protected: list[
         ctx.reporter.warn(f"protected: {p['address']} would be {verb}")
 
 
+def _narrate_blocked(ctx: Context, blocked: list[dict[str, Any]]) -> None:
+    for b in blocked:
+        verb = "replaced" if b["action"] == "replace" else "destroyed"
+        ctx.reporter.error(f"blocked: {b['address']} would be {verb} but its {b['protection']} is on; "
+                           f"AWS would refuse the delete midway through the apply")
+
+
 def init(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     from pipeline_py.terraform import env as terraform_env
 
@@ -108,22 +115,29 @@ def plan(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
             raise tf.failure(done, "plan")
         summary = terraform_plan.summarize(tf.show_json(plan_file))
         protected = terraform_plan.protected_changes(summary, settings.terraform.protected_types)
+        blocked = terraform_plan.blocked_changes(summary)
         _narrate(ctx, summary, protected)
-        refused = bool(protected) and not args.allow_destroy
+        _narrate_blocked(ctx, blocked)
+        refused = bool(blocked) or (bool(protected) and not args.allow_destroy)
         result = {
             **_base(tfenv),
             "plan_file": str(plan_file),
             "summary": summary.to_dict(),
             "protected": protected,
+            "blocked": blocked,
             "allow_destroy": bool(args.allow_destroy),
             "changes": summary.has_changes,
         }
         record = terraform_plan.write_record(
             plan_file, env=tfenv.env, dir=str(tfenv.dir), root=str(tfenv.root), allow_destroy=bool(args.allow_destroy),
-            refused=refused, summary=result["summary"], protected=protected, terraform_version=tf.version(),
+            refused=refused, summary=result["summary"], protected=protected, blocked=blocked,
+            terraform_version=tf.version(),
         )
         result["plan_record"] = str(terraform_plan.record_path(plan_file))
         result["sha256"] = record["sha256"]
+        if blocked:
+            plan_file.unlink()
+            raise OperationFailed(terraform_plan.blocked_message(blocked), result={**result, "status": "refused"})
         if refused:
             plan_file.unlink()
             names = ", ".join(f"{p['address']} ({p['action']})" for p in protected)
@@ -144,7 +158,10 @@ def apply(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     record = terraform_plan.read_record(plan_file)
     if not plan_file.is_file():
         hint = ""
-        if record and record.get("refused"):
+        if record and record.get("blocked"):
+            hint = (f" (the last plan, {record.get('created')}, was refused: it deletes resources whose deletion "
+                    f"protection is on, which apply could not complete)")
+        elif record and record.get("refused"):
             hint = f" (the last plan, {record.get('created')}, was refused: it destroys protected resources)"
         raise BadInput(f"no saved plan at {plan_file}{hint}; run `pipeline-py terraform plan --env {tfenv.env}` "
                        f"and review it first")
@@ -167,8 +184,13 @@ def apply(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
         terraform_env.ensure_init(tf, tfenv)
         summary = terraform_plan.summarize(tf.show_json(plan_file))
         protected = terraform_plan.protected_changes(summary, settings.terraform.protected_types)
-        result.update(summary=summary.to_dict(), protected=protected)
+        blocked = terraform_plan.blocked_changes(summary)
+        result.update(summary=summary.to_dict(), protected=protected, blocked=blocked)
         _narrate(ctx, summary, protected)
+        _narrate_blocked(ctx, blocked)
+        if blocked:
+            raise OperationFailed(terraform_plan.blocked_message(blocked, ending="Nothing was applied"),
+                                  result={**result, "status": "refused"})
         if protected and not allow:
             raise OperationFailed(
                 "refusing to apply a plan that destroys or replaces protected resources ("
@@ -214,8 +236,27 @@ def output(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
             "sensitive": sorted(n for n, o in outputs.items() if o.get("sensitive"))}
 
 
+def unlock(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    """The seed's "Remove lock (careful!)": show the state lock's holder; remove it given its id, unless a
+    terraform process of this environment is alive (see pipeline_py/ops/tflock.py)."""
+    from pipeline_py.ops import tflock
+    from pipeline_py.ops.adapters import StateLocks
+
+    settings, tfenv, _ = _setup(ctx)
+    backend = tflock.backend_of(tfenv.backend_type, tfenv.backend_source, tfenv.data_dir, dict(ctx.environ))
+    if backend is None:
+        raise BadInput(f"environment {tfenv.env}: the state is not in an S3 backend ({tfenv.backend_type or 'none'} "
+                       f"in {tfenv.root}): there is no DynamoDB state lock to show or remove")
+    req = tflock.UnlockRequest(backend, tfenv.data_dir, [tfenv.dir, tfenv.root], args.lock_id,
+                               hint=f"pipeline-py terraform unlock --env {tfenv.env}")
+    out = tflock.unlock(StateLocks(ctx.aws(settings)), req, ctx.reporter, dry_run=ctx.dry_run,
+                        processes=lambda: tflock.terraform_processes(settings.terraform.binary))
+    return {**_base(tfenv), **out}
+
+
 def register(subparsers: Any, add_globals: AddGlobals) -> None:
-    sub = add_group(subparsers, add_globals, "terraform", "the environment's terraform: init, plan, apply, output")
+    sub = add_group(subparsers, add_globals, "terraform",
+                    "the environment's terraform: init, plan, apply, output, unlock")
     p = add_command(sub, add_globals, "init", init, "terraform init with the environment's backend configuration",
                     path=["terraform", "init"])
     p.add_argument("--upgrade", action="store_true", help="allow newer provider/module versions within constraints")
@@ -233,3 +274,8 @@ def register(subparsers: Any, add_globals: AddGlobals) -> None:
     p = add_command(sub, add_globals, "output", output, "the environment's terraform outputs",
                     path=["terraform", "output"])
     p.add_argument("--name", metavar="N", help="only this output")
+    p = add_command(sub, add_globals, "unlock", unlock,
+                    "show the state lock's holder; remove it given its --lock-id when no terraform of ours is alive",
+                    path=["terraform", "unlock"])
+    p.add_argument("--lock-id", metavar="ID", default=None,
+                   help="the lock's ID as `terraform unlock` shows it: remove that lock (not the deploy lock)")

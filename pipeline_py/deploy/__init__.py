@@ -5,4 +5,7 @@ knows about the command line (``commands/`` maps options to requests) or the loc
 This module stays import-light: the CLI reads the strategy names from it to build ``--help``.
 """
 
-STRATEGY_NAMES: tuple[str, ...] = ("rolling", "blue-green", "canary", "linear")
+STRATEGY_NAMES: tuple[str, ...] = ("rolling", "blue-green", "canary", "linear", "ecs-blue-green", "ecs-linear",
+                                   "ecs-canary")
+NATIVE_STRATEGIES: tuple[str, ...] = ("ecs-blue-green", "ecs-linear", "ecs-canary")
+"""ECS-native strategies: one service, ECS moves the weights (``deploy/native.py``)."""

@@ -307,4 +307,7 @@ class Analyzer:
             line += " — " + v.reasons[0]
         if fired:
             line += f" — {fired}"
+        if v.result == INCONCLUSIVE and not fired:
+            self.reporter.progress(line, key=f"{weight}% inconclusive")
+            return
         (self.reporter.warn if v.result == FAIL or fired else self.reporter.info)(line)

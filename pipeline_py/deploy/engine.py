@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_py.deploy import NATIVE_STRATEGIES
 from pipeline_py.deploy.locking import Holder, holding, lock_key
+from pipeline_py.deploy.native import NativeDeploy
 from pipeline_py.deploy.ports import Ports
 from pipeline_py.deploy.request import DeployRequest
 from pipeline_py.deploy.rolling import RollingDeploy
@@ -19,6 +21,9 @@ STRATEGIES: dict[str, type[Strategy[Any]]] = {
     "blue-green": TwoColourDeploy,
     "canary": TwoColourDeploy,
     "linear": TwoColourDeploy,
+    "ecs-blue-green": NativeDeploy,
+    "ecs-linear": NativeDeploy,
+    "ecs-canary": NativeDeploy,
 }
 
 
@@ -72,8 +77,13 @@ def resume(ports: Ports, req: DeployRequest, action: str, *, holder: Holder, dry
     return result
 
 
-def _resumable(ports: Ports, req: DeployRequest, action: str) -> TwoColourDeploy:
+def _resumable(ports: Ports, req: DeployRequest, action: str) -> TwoColourDeploy | NativeDeploy:
+    """The paused deploy's strategy: ECS-native ones find the waiting hook in ECS, the two-colour ones
+    the rollout tags and the listener's split."""
     strategy = strategy_for(ports, req)
+    if req.strategy in NATIVE_STRATEGIES:
+        assert isinstance(strategy, NativeDeploy)
+        return strategy
     if not isinstance(strategy, TwoColourDeploy):
         raise BadInput(f"the {req.strategy} strategy has no paused rollouts to {action}")
     return strategy

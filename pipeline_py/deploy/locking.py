@@ -49,7 +49,7 @@ class Holder:
         if environ.get("JOB_NAME") and environ.get("BUILD_NUMBER"):
             who = f"jenkins {environ['JOB_NAME']}#{environ['BUILD_NUMBER']}"
         else:
-            who = f"{environ.get('USER') or environ.get('LOGNAME') or 'unknown'}@{host}"
+            who = f"{environ.get('USER') or environ.get('LOGNAME') or _login()}@{host}"
         return cls(who=who, command=command, pid=os.getpid(), host=host, url=environ.get("BUILD_URL") or None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +91,15 @@ class LockHeld(Exception):
 class LockLost(BaseException):
     """Our lease was broken or taken while we held it. A BaseException, like ``Aborted``, so that no
     ``except Exception`` in a poller swallows it; unlike an abort, nothing is rolled back."""
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def lock_key(cluster: str, services: list[str]) -> str:

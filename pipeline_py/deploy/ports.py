@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline_py.clock import Clock
-from pipeline_py.deploy.views import ServiceView, StoppedTask, TargetState
+from pipeline_py.deploy.views import ServiceDeploymentView, ServiceView, StoppedTask, TargetState
 from pipeline_py.report import Reporter
 
 if TYPE_CHECKING:
@@ -35,8 +35,24 @@ class Services(Protocol):
         """The service's view; ``BadInput`` when it does not exist."""
 
     def update(self, cluster: str, name: str, *, task_definition: str | None = None,
-               desired_count: int | None = None, force_new_deployment: bool = False) -> ServiceView:
-        """``UpdateService``; the answer's view (its PRIMARY deployment is the new one, if any)."""
+               desired_count: int | None = None, force_new_deployment: bool = False,
+               deployment_configuration: dict[str, Any] | None = None,
+               load_balancers: list[dict[str, Any]] | None = None) -> ServiceView:
+        """``UpdateService``; the answer's view (its PRIMARY deployment is the new one, if any).
+        ``deployment_configuration`` and ``load_balancers`` are the API's ``deploymentConfiguration``
+        (strategy, lifecycle hooks …) and ``loadBalancers`` (with ``advancedConfiguration``)."""
+
+    def service_deployments(self, cluster: str, service: str, statuses: Iterable[str] = ()) -> list[str]:
+        """``ListServiceDeployments``: ARNs of the service's deployments (in ``statuses``), newest first."""
+
+    def describe_service_deployments(self, arns: list[str]) -> list[ServiceDeploymentView]:
+        """``DescribeServiceDeployments`` (the ones that exist)."""
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        """``ContinueServiceDeployment`` of a PAUSE hook: ``CONTINUE`` or ``ROLLBACK``."""
+
+    def stop_service_deployment(self, arn: str, stop_type: str = "ROLLBACK") -> None:
+        """``StopServiceDeployment``."""
 
     def task_definition(self, arn: str) -> dict[str, Any] | None:
         """The revision as ECS describes it; None when it does not exist."""
@@ -141,6 +157,7 @@ class Locks(Protocol):
 
 
 RouterFactory = Callable[["BlueGreenConfig", str], TrafficRouter]
+TopologyRouterFactory = Callable[["Topology"], TrafficRouter]
 MetricsFactory = Callable[[str, int], Metrics]
 
 
@@ -160,6 +177,9 @@ class Ports:
     metrics_for: MetricsFactory
     """Metrics of one load balancer (its ARN) at a CloudWatch period."""
     api_calls: Callable[[], dict[str, Any]] = field(default=lambda: {"total": 0, "by_operation": {}})
+    topology_router: TopologyRouterFactory | None = None
+    """A router for a topology already resolved to ARNs (the ECS-native strategies read the listener rule
+    ECS moves)."""
     log: EventLog = field(init=False)
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_py.config import BlueGreenConfig, CanaryConfig, LockConfig, Settings, SmokeCheck
+from pipeline_py.config import BlueGreenConfig, CanaryConfig, LockConfig, NativeConfig, Settings, SmokeCheck
 from pipeline_py.errors import BadInput
 
 
@@ -24,6 +24,8 @@ class DeployRequest:
     desired_count: int | None = None
     force_new_deployment: bool = False
     pause_at: int | None = None
+    pause_at_stage: str | None = None
+    """ECS-native strategies: leave the deployment waiting at the PAUSE hook of this lifecycle stage."""
     timeout: float = 900.0
     poll_interval: float = 5.0
     rollback_timeout: float = 600.0
@@ -35,6 +37,7 @@ class DeployRequest:
     smoke: SmokeCheck | None = None
     blue_green: BlueGreenConfig = field(default_factory=BlueGreenConfig)
     canary: CanaryConfig = field(default_factory=CanaryConfig)
+    native: NativeConfig = field(default_factory=NativeConfig)
     lock: LockConfig = field(default_factory=LockConfig)
     wait_for_lock: float | None = None
     """``--wait-for-lock``; None = ``lock.wait``"""
@@ -61,6 +64,7 @@ class DeployRequest:
             smoke=s.smoke,
             blue_green=s.blue_green,
             canary=s.canary,
+            native=s.native,
             lock=s.lock,
             **kw,
         )
@@ -71,6 +75,6 @@ class DeployRequest:
     def lock_services(self) -> list[str]:
         """The services a deploy of this request changes (what its lock covers)."""
         bg = self.blue_green
-        if self.strategy != "rolling" and bg.services.blue and bg.services.green:
+        if self.strategy in ("blue-green", "canary", "linear") and bg.services.blue and bg.services.green:
             return [bg.services.blue, bg.services.green]
         return [self.service]

@@ -308,6 +308,8 @@ class TwoColourDeploy(Strategy[TwoColourView]):
             if pause_at is not None and weight >= pause_at and weight < 100:
                 self._tag(r.new, {TAG_STATE: "paused"})
                 rep.event("pause", weight=weight)
+                rep.data["paused"] = {"weight": weight, "stage": None, "expires_at": None,
+                                      "colour": r.new, "continue": "deploy promote", "abort": "deploy abort"}
                 self.ports.reporter.step(f"paused at {weight}% on {r.new}: run `deploy promote` to continue or "
                                          "`deploy abort` to roll back")
                 return PAUSED

@@ -74,6 +74,9 @@ class LoadBalancer:
     target_group_arn: str | None
     container_name: str | None
     container_port: int | None
+    advanced: dict[str, Any] | None = field(default=None, compare=False)
+    """``advancedConfiguration`` (ECS-native blue/green): alternateTargetGroupArn, productionListenerRule,
+    testListenerRule, roleArn."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class ServiceView:
     platform_version: str | None = None
     health_check_grace_period: int | None = None
     tags: tuple[dict[str, str], ...] = ()
+    current_service_deployment: str | None = None
 
     @classmethod
     def from_api(cls, cluster: str, s: dict[str, Any]) -> ServiceView:
@@ -112,7 +116,8 @@ class ServiceView:
             deployments=tuple(Deployment.from_api(d) for d in s.get("deployments", [])),
             events=tuple(s.get("events", [])),
             load_balancers=tuple(
-                LoadBalancer(lb.get("targetGroupArn"), lb.get("containerName"), lb.get("containerPort"))
+                LoadBalancer(lb.get("targetGroupArn"), lb.get("containerName"), lb.get("containerPort"),
+                             lb.get("advancedConfiguration"))
                 for lb in s.get("loadBalancers", [])
             ),
             controller=(s.get("deploymentController") or {}).get("type", "ECS"),
@@ -123,6 +128,7 @@ class ServiceView:
             platform_version=s.get("platformVersion"),
             health_check_grace_period=s.get("healthCheckGracePeriodSeconds"),
             tags=tuple(s.get("tags") or ()),
+            current_service_deployment=s.get("currentServiceDeployment"),
         )
 
     @property
@@ -139,6 +145,76 @@ class ServiceView:
     @property
     def circuit_breaker(self) -> dict[str, Any]:
         return self.deployment_configuration.get("deploymentCircuitBreaker") or {}
+
+
+@dataclass(frozen=True)
+class LifecycleHook:
+    """One entry of a service deployment's ``lifecycleHookDetails``."""
+
+    id: str
+    target_type: str
+    status: str
+    expires_at: datetime | None = None
+    timeout_action: str | None = None
+
+    @classmethod
+    def from_api(cls, h: dict[str, Any]) -> LifecycleHook:
+        return cls(id=h.get("hookId", ""), target_type=h.get("targetType", ""), status=h.get("status", ""),
+                   expires_at=h.get("expiresAt"), timeout_action=h.get("timeoutAction"))
+
+
+@dataclass(frozen=True)
+class ServiceDeploymentView:
+    """``DescribeServiceDeployments``: one service deployment, with the lifecycle stage and hooks of an
+    ECS-native blue/green, linear or canary deployment."""
+
+    arn: str
+    status: str
+    status_reason: str | None = None
+    lifecycle_stage: str | None = None
+    hooks: tuple[LifecycleHook, ...] = ()
+    rollback: dict[str, Any] | None = None
+    target_revision: str | None = None
+    source_revisions: tuple[str, ...] = ()
+    production_weight: float | None = None
+    """``targetServiceRevision.requestedProductionTrafficWeight`` (percent on the new revision)."""
+    test_weight: float | None = None
+    strategy: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> ServiceDeploymentView:
+        target = d.get("targetServiceRevision") or {}
+        return cls(
+            arn=d.get("serviceDeploymentArn", ""),
+            status=d.get("status", ""),
+            status_reason=d.get("statusReason"),
+            lifecycle_stage=d.get("lifecycleStage"),
+            hooks=tuple(LifecycleHook.from_api(h) for h in d.get("lifecycleHookDetails") or []),
+            rollback=d.get("rollback"),
+            target_revision=target.get("arn") or d.get("targetServiceRevisionArn"),
+            source_revisions=tuple(r.get("arn", "") for r in d.get("sourceServiceRevisions") or []),
+            production_weight=target.get("requestedProductionTrafficWeight"),
+            test_weight=target.get("requestedTestTrafficWeight"),
+            strategy=(d.get("deploymentConfiguration") or {}).get("strategy"),
+            created_at=d.get("createdAt"),
+            finished_at=d.get("finishedAt"),
+        )
+
+    @property
+    def awaiting(self) -> LifecycleHook | None:
+        """The PAUSE hook waiting for ``ContinueServiceDeployment``, if any."""
+        return next((h for h in self.hooks if h.status == "AWAITING_ACTION"), None)
+
+    @property
+    def ongoing(self) -> bool:
+        return self.status in ("PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS",
+                               "STOP_REQUESTED")
+
+    @property
+    def rolling_back(self) -> bool:
+        return self.status in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
 
 
 @dataclass(frozen=True)

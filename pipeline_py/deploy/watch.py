@@ -130,7 +130,6 @@ class DeploymentWatcher:
         """Watch until steady state or a failure. ``initial`` (the UpdateService response) serves as
         the first poll, which saves one DescribeServices per deploy."""
         deadline = Deadline(self.clock, settings.timeout)
-        last_line = ""
         last_failed = 0
         self._events_from = len(self.log.events)
         view: ServiceView | None = initial
@@ -142,9 +141,7 @@ class DeploymentWatcher:
                                     "service_gone")
             self.log.absorb(view)
             line = progress_line(view, deployment_id)
-            if line != last_line:
-                self.reporter.info(line)
-                last_line = line
+            self.reporter.progress(f"{line} · {deadline.elapsed:.0f}s of {settings.timeout:.0f}s", key=line)
             ours = view.deployment(deployment_id)
             if ours is not None and ours.failed > last_failed:
                 last_failed = ours.failed

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +52,7 @@ class BuildPlan:
     cache_from: list[str] = field(default_factory=list)
     no_cache: bool = False
     source: SourceInfo = field(default_factory=SourceInfo)
+    prepare: list[list[str]] = field(default_factory=list)
 
     @property
     def tag_names(self) -> list[str]:
@@ -78,6 +81,7 @@ class BuildPlan:
             "target": self.target,
             "platform": self.platform,
             "cache_from": self.cache_from,
+            "prepare": self.prepare,
             "no_cache": self.no_cache,
         }
 
@@ -148,7 +152,8 @@ def plan_build(
     cache_from = list(dict.fromkeys([*image.cache_from, *cli_cache_from]))
     return BuildPlan(repository=repository, context=context, dockerfile=dockerfile, tags=tags, labels=labels,
                      build_args=build_args, target=image.target, platform=image.platform,
-                     cache_from=cache_from, no_cache=no_cache, source=source)
+                     cache_from=cache_from, no_cache=no_cache, source=source,
+                     prepare=[[sys.executable if arg == "{python}" else arg for arg in cmd] for cmd in image.prepare])
 
 
 @dataclass
@@ -222,6 +227,22 @@ class BuildLog:
         })
 
 
+def prepare_context(plan: BuildPlan, reporter: Reporter) -> None:
+    """Run ``image.prepare`` in the build context; a failing command fails the build, named."""
+    for cmd in plan.prepare:
+        if not cmd:
+            continue
+        reporter.detail("prepare: $ " + " ".join(cmd))
+        try:
+            done = subprocess.run(cmd, cwd=plan.context, capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise OperationFailed(f"image.prepare command {cmd[0]} could not run: {exc}") from None
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-10:]
+            raise OperationFailed(f"image.prepare command `{' '.join(cmd)}` exited {done.returncode} in "
+                                  f"{plan.context}:\n" + "\n".join(f"  | {line}" for line in tail))
+
+
 def _parse_error(exc: docker.errors.APIError, dockerfile: Path) -> BadInput | OperationFailed:
     text = str(exc.explanation or exc)
     m = re.search(r"dockerfile parse error line (\d+): (.*)", text, re.I)
@@ -237,6 +258,7 @@ def build_image(client: Any, plan: BuildPlan, reporter: Reporter, clock: Clock) 
     ``references``, ``labels``, ``duration_seconds``)."""
     for secret in plan.secrets():
         reporter.redact.add(secret)
+    prepare_context(plan, reporter)
     for ref in plan.cache_from:
         try:
             client.api.inspect_image(ref)

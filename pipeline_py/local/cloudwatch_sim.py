@@ -422,6 +422,17 @@ class MetricStore:
 
     series: dict[SeriesKey, dict[int, Slot]] = field(default_factory=dict)
     rolled_up_to: int = 0
+    # the dimensions of a series in the order they were first published (ListMetrics shows them so)
+    published_order: dict[SeriesKey, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def note_order(self, key: SeriesKey, dimensions: Iterable[Any]) -> None:
+        if key not in self.published_order:
+            self.published_order[key] = tuple(
+                (str(d.get("Name")), str(d.get("Value"))) if isinstance(d, Mapping) else (str(d[0]), str(d[1]))
+                for d in dimensions or ())
+
+    def dimensions_of(self, key: SeriesKey) -> tuple[tuple[str, str], ...]:
+        return self.published_order.get(key, key[2])
 
     def _bucket(self, key: SeriesKey, second: int, unit: str | None) -> Bucket:
         seconds = self.series.setdefault(key, {})
@@ -453,6 +464,7 @@ class MetricStore:
         """``PutMetricData``'s ``MetricData`` (already validated), timestamps defaulting to ``now``."""
         for item in metric_data:
             key = series_key(namespace, item["MetricName"], item.get("Dimensions") or ())
+            self.note_order(key, item.get("Dimensions") or ())
             ts = item.get("Timestamp")
             second = epoch_seconds(ts) if ts is not None else now
             unit = item.get("Unit")
@@ -478,6 +490,7 @@ class MetricStore:
                 dropped += len(_slot_buckets(seconds.pop(s)))
             if not seconds:
                 del self.series[key]
+                self.published_order.pop(key, None)
         return dropped
 
     def roll_up(self, before: float) -> int:
@@ -517,8 +530,8 @@ class MetricStore:
             ns, metric, dims = key
             if (namespace and ns != namespace) or (name and metric != name):
                 continue
-            have = dict(dims)
-            if all(n in have and (v is None or have[n] == v) for n, v in wanted):
+            names = {n for n, _ in dims}  # a name may appear with several values
+            if all((n, str(v)) in dims if v is not None else n in names for n, v in wanted):
                 out.append(key)
         return sorted(out)
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+from pipeline_py.local import ecs_native
 from pipeline_py.local import scenario as scenarios
 from pipeline_py.local.elb_sim import (
     DRAINING,
@@ -102,6 +103,8 @@ class ContainerDef:
     cpu: int | None = None
     memory: int | None = None
     memory_reservation: int | None = None
+    # the whole container definition as registered (what a real container runtime needs)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDef:
@@ -109,7 +112,8 @@ class ContainerDef:
         ports = tuple(int(p["containerPort"]) for p in data.get("portMappings") or [] if "containerPort" in p)
         return cls(name=str(data.get("name")), image=str(data.get("image", "")), essential=data.get("essential", True),
                    environment=env, container_ports=ports, health_check=data.get("healthCheck"),
-                   cpu=data.get("cpu"), memory=data.get("memory"), memory_reservation=data.get("memoryReservation"))
+                   cpu=data.get("cpu"), memory=data.get("memory"), memory_reservation=data.get("memoryReservation"),
+                   raw=dict(data))
 
 
 @dataclass(frozen=True)
@@ -136,15 +140,21 @@ class LoadBalancerRef:
     target_group_arn: str
     container_name: str
     container_port: int
+    advanced: tuple[tuple[str, str], ...] = ()
+    """``advancedConfiguration`` (ECS-native blue/green; see :mod:`~pipeline_py.local.ecs_native`)."""
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> LoadBalancerRef:
+        adv = data.get("advancedConfiguration") or {}
         return cls(str(data.get("targetGroupArn", "")), str(data.get("containerName", "")),
-                   int(data.get("containerPort") or 0))
+                   int(data.get("containerPort") or 0), tuple(sorted((str(k), str(v)) for k, v in adv.items())))
 
     def to_api(self) -> dict[str, Any]:
-        return {"targetGroupArn": self.target_group_arn, "containerName": self.container_name,
-                "containerPort": self.container_port}
+        out: dict[str, Any] = {"targetGroupArn": self.target_group_arn, "containerName": self.container_name,
+                               "containerPort": self.container_port}
+        if self.advanced:
+            out["advancedConfiguration"] = dict(self.advanced)
+        return out
 
 
 @dataclass(frozen=True)
@@ -344,6 +354,8 @@ class Deployment:
     platform_version: str | None = None
     network_configuration: dict[str, Any] | None = None
     is_rollback: bool = False
+    target_groups: tuple[LoadBalancerRef, ...] | None = None
+    """Where its tasks register when not the service's ``loadBalancers`` (services with advancedConfiguration)."""
 
 
 @dataclass
@@ -380,6 +392,8 @@ class ServiceDeploymentRecord:
     rollback: dict[str, Any] | None = None
     breaker_status: str = "MONITORING"
     rollback_deployment_id: str | None = None
+    lifecycle: Any = None
+    """The ECS-native rollout (:class:`~pipeline_py.local.ecs_native.Rollout`) of this service deployment."""
 
 
 @dataclass
@@ -421,6 +435,8 @@ class Service:
     throttle_announced: bool = False
     placement_announced: bool = False
     pending_notes: dict[str, Any] = field(default_factory=dict)
+    native: Any = None
+    """The latest ECS-native rollout (:class:`~pipeline_py.local.ecs_native.Rollout`), if any."""
 
     @property
     def primary(self) -> Deployment:
@@ -457,6 +473,7 @@ class EcsSim:
         self.services: dict[str, Service] = {}
         self.standalone: dict[str, Task] = {}
         self._index: dict[str, Task] = {}
+        self.native_world: ecs_native.NativeWorld = ecs_native.InMemoryNativeWorld()
 
     # ---- configuration / lifecycle
 
@@ -554,7 +571,10 @@ class EcsSim:
                 svc.capacity_provider_strategy = cps
                 new_deployment = True
         if new_deployment:
-            self._new_deployment(svc, task_definition or primary.task_definition, now)
+            ecs_native.supersede(self, svc, now)
+            dep = self._new_deployment(svc, task_definition or primary.task_definition, now)
+            if ecs_native.is_native(svc):
+                ecs_native.start(self, svc, dep, now)
         svc.steady = svc.steady and not new_deployment and not rescaled
         return svc
 
@@ -622,6 +642,8 @@ class EcsSim:
             old.updated_at = now
         svc.deployments.insert(0, dep)
         svc.history[dep.id] = dep
+        dep.target_groups = rollback_to.target_groups if rollback_to is not None else \
+            ecs_native.production_lbs(self, svc)
         svc.steady = False
         svc.start_failures = svc.throttle_level = 0
         svc.next_launch_at = 0.0
@@ -876,6 +898,7 @@ class EcsSim:
         for c in task.containers:
             if c.name == task.task_definition.essential.name and obs.phase == EXITED:
                 c.exit_code = obs.exit_code
+                c.reason = obs.reason or c.reason
             elif c.last_status == "RUNNING":
                 c.exit_code = 137 if c.exit_code is None else c.exit_code
         for target in self.elb.owned_by(task.arn):
@@ -930,7 +953,7 @@ class EcsSim:
         if svc is None or task.eni is None:
             return
         added = []
-        for lb in svc.load_balancers:
+        for lb in ecs_native.lbs_of(svc, svc.history.get(task.deployment_id or "")):
             tg = config_of(lb.target_group_arn)
             if tg is None:
                 continue
@@ -946,6 +969,9 @@ class EcsSim:
         hc = task.task_definition.essential.health_check
         if not hc or not task.live or task.started_at is None:
             return False
+        reported = getattr(self.runtime, "container_health", None)
+        if reported is not None:  # a runtime whose containers run their own health checks says what they found
+            return self._reported_health(task, reported(task, now))
         state = task.container_health
         interval = self.timing.aws(float(hc.get("interval", 30)))
         if "next" not in state:
@@ -971,6 +997,20 @@ class EcsSim:
             state["next"] = at + max(interval, 1e-3)
         return moved
 
+    @staticmethod
+    def _reported_health(task: Task, statuses: dict[str, str]) -> bool:
+        moved = False
+        for c in task.containers:
+            status = statuses.get(c.name)
+            if status and status != c.health_status:
+                c.health_status = status
+                moved = True
+        essential = statuses.get(task.task_definition.essential.name)
+        if essential and essential != task.health_status:
+            task.health_status = essential
+            moved = True
+        return moved
+
     # ---- the service scheduler
 
     def _healthy(self, task: Task) -> bool:
@@ -982,7 +1022,7 @@ class EcsSim:
         if svc is None:
             return True
         targets = {t.target_group_arn: t for t in self.elb.owned_by(task.arn)}
-        for lb in svc.load_balancers:
+        for lb in ecs_native.lbs_of(svc, svc.history.get(task.deployment_id or "")):
             target = targets.get(lb.target_group_arn)
             if target is None or target.state not in (HEALTHY, UNAVAILABLE):
                 return False
@@ -1009,6 +1049,8 @@ class EcsSim:
             moved |= self._replace_if_unhealthy(svc, task, now)
         if svc.status == DRAINING_SERVICE:
             return self._drain_service(svc, now) or moved
+        if svc.native is not None and svc.native.active:
+            return ecs_native.schedule(self, svc, now) or moved
         moved |= self._roll(svc, now)
         moved |= self._settle_deployments(svc, now)
         return moved
@@ -1159,6 +1201,8 @@ class EcsSim:
                     self._emit(svc, at, f"(service {svc.name}) is unable to consistently start tasks successfully.")
 
     def _trip(self, svc: Service, dep: Deployment, at: float) -> None:
+        if ecs_native.breaker(self, svc, dep, at, CIRCUIT_BREAKER_REASON):
+            return
         dep.rollout_state = FAILED
         dep.rollout_state_reason = CIRCUIT_BREAKER_REASON
         dep.updated_at = at
@@ -1209,6 +1253,9 @@ class EcsSim:
     def stop_service_deployment(self, record: ServiceDeploymentRecord, now: float) -> None:
         """``StopServiceDeployment`` with ``stopType=ROLLBACK``."""
         svc = self.services[record.service_arn]
+        if record.lifecycle is not None:
+            ecs_native.stop(self, svc, now, "Service deployment rolled back because of a stop request.")
+            return
         dep = svc.history.get(record.deployment_id)
         if record.status not in SD_ONGOING or dep is None or dep is not svc.primary:
             raise ValueError(f"service deployment {record.arn} is {record.status}; only an ongoing one can be stopped")
@@ -1319,6 +1366,8 @@ class EcsSim:
             "executionStoppedAt": w(task.execution_stopped_at), "stoppedAt": w(task.stopped_at),
             "stopCode": task.stop_code, "stoppedReason": task.stopped_reason,
             "availabilityZone": task.eni.availability_zone if task.eni and task.eni.availability_zone else None,
+            # Fargate tasks get 20 GiB of ephemeral storage unless the task definition asks for more
+            "ephemeralStorage": {"sizeInGiB": 20} if task.platform_version else None,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
         if task.eni is not None:
@@ -1442,6 +1491,14 @@ class EcsSim:
         out["deploymentCircuitBreaker"] = {
             "status": record.breaker_status, "failureCount": failures,
             "threshold": circuit_breaker_threshold(dep.desired_count if dep is not None else 0)}
+        weights = ecs_native.revision_weights(record)
+        if weights is not None:
+            out["targetServiceRevision"].update(requestedProductionTrafficWeight=weights[0],
+                                                requestedTestTrafficWeight=weights[1])
+            for source in out["sourceServiceRevisions"]:
+                source.update(requestedProductionTrafficWeight=100.0 - weights[0],
+                              requestedTestTrafficWeight=100.0 - weights[1])
+            out.update(ecs_native.view(self, record))
         return out
 
     def revision_view(self, revision: Revision) -> dict[str, Any]:

@@ -9,7 +9,10 @@ deregistered target is ``draining`` (``Target.DeregistrationInProgress``) for th
 report ``unused`` (``Target.NotInUse``); with health checks disabled targets are ``unavailable``.
 
 What a probe answers is not decided here: ``advance`` takes a ``probe(target, at)`` callable (the
-ECS simulator asks the task's runtime; targets registered by hand answer 200). Durations come from
+ECS simulator asks the task's runtime; targets registered by hand answer 200). With a real data
+plane the checks are real HTTP requests made elsewhere: targets for which ``external(target)`` is
+true are not probed by ``advance``; each real check's answer arrives through :meth:`ElbSim.record`
+and moves the same state machine (``Target.Timeout`` when the check timed out). Durations come from
 the :class:`~pipeline_py.local.timing.TimingModel`. Nothing in this module reads a clock.
 """
 
@@ -54,6 +57,10 @@ class TargetGroupConfig:
     unhealthy_threshold: int = 2
     deregistration_delay: float = 300.0
     in_use: bool = True
+    health_check_path: str = "/"
+    health_check_protocol: str = "HTTP"
+    health_check_timeout: float = 5.0
+    matcher: str = "200"
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class Probe:
 
     ok: bool
     code: int | None = None
+    timed_out: bool = False
 
 
 HEALTHY_PROBE = Probe(True, 200)
@@ -111,6 +119,7 @@ class ElbSim:
 
     timing: TimingModel = field(default_factory=TimingModel)
     targets: dict[tuple[str, str, int], Target] = field(default_factory=dict)
+    external: Callable[[Target], bool] | None = None
 
     def get(self, target_group_arn: str, target_id: str, port: int) -> Target | None:
         return self.targets.get((target_group_arn, target_id, int(port)))
@@ -164,6 +173,8 @@ class ElbSim:
             if self._settle_static_state(target, tg, now):
                 target.next_probe_at = now + self._interval(tg)
                 continue
+            if self.external is not None and self.external(target):
+                continue
             self._run_probes(target, tg, now, probe)
         for target in gone:
             self.targets.pop(target.key, None)
@@ -188,28 +199,39 @@ class ElbSim:
             target.next_probe_at = now + self._interval(tg)
         return False
 
+    def record(self, target: Target, tg: TargetGroupConfig, result: Probe, at: float) -> bool:
+        """One health check's answer, made outside (a real check of a real target); returns True
+        when the target's state changed. Ignored for targets that are gone, draining or not probed."""
+        if self.targets.get(target.key) is not target or target.state in (DRAINING, UNUSED, UNAVAILABLE):
+            return False
+        before = target.state
+        self._apply(target, tg, result, at)
+        return target.state != before
+
+    def _apply(self, target: Target, tg: TargetGroupConfig, result: Probe, at: float) -> None:
+        healthy_after = self.timing.healthy_threshold or tg.healthy_threshold
+        unhealthy_after = self.timing.unhealthy_threshold or tg.unhealthy_threshold
+        target.last_probe = result
+        if result.ok:
+            target.ok_streak += 1
+            target.fail_streak = 0
+            if target.state != HEALTHY and target.ok_streak >= healthy_after:
+                self._set(target, HEALTHY, at)
+        else:
+            target.fail_streak += 1
+            target.ok_streak = 0
+            if target.state != UNHEALTHY and target.fail_streak >= unhealthy_after:
+                self._set(target, UNHEALTHY, at, result)
+            elif target.state == UNHEALTHY:
+                target.reason, target.description = _failure_reason(result)
+
     def _run_probes(self, target: Target, tg: TargetGroupConfig, now: float,
                     probe: Callable[[Target, float], Probe]) -> None:
         interval = self._interval(tg)
-        healthy_after = self.timing.healthy_threshold or tg.healthy_threshold
-        unhealthy_after = self.timing.unhealthy_threshold or tg.unhealthy_threshold
         probes = 0
         while target.next_probe_at <= now:
             at = target.next_probe_at
-            result = probe(target, at)
-            target.last_probe = result
-            if result.ok:
-                target.ok_streak += 1
-                target.fail_streak = 0
-                if target.state != HEALTHY and target.ok_streak >= healthy_after:
-                    self._set(target, HEALTHY, at)
-            else:
-                target.fail_streak += 1
-                target.ok_streak = 0
-                if target.state != UNHEALTHY and target.fail_streak >= unhealthy_after:
-                    self._set(target, UNHEALTHY, at, result)
-                elif target.state == UNHEALTHY:
-                    target.reason, target.description = _failure_reason(result)
+            self._apply(target, tg, probe(target, at), at)
             target.next_probe_at = at + interval
             probes += 1
             if probes >= _MAX_PROBES_PER_ADVANCE:
@@ -229,6 +251,8 @@ class ElbSim:
 
 
 def _failure_reason(probe: Probe | None) -> tuple[str, str]:
+    if probe is not None and probe.timed_out:
+        return "Target.Timeout", "Request timed out"
     if probe is not None and probe.code is not None:
         return "Target.ResponseCodeMismatch", f"Health checks failed with these codes: [{probe.code}]"
     return "Target.FailedHealthChecks", "Health checks failed"

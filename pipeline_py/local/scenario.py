@@ -16,12 +16,20 @@ failing deploy can be rehearsed on purpose. Comma-separated tokens, e.g.
 - ``latency-ms=M``                 typical response time (median) in milliseconds
 - ``p99-ms=M``                     99th percentile response time in milliseconds
 - ``run-seconds=S``                run-task: how long the one-off task runs before exiting
+- ``listen-port=N``                the app listens on port N instead of ``APP_PORT`` (a task definition
+                                   whose container port is wrong: nothing answers the health checks)
+- ``health-status=N``              ``/health`` answers HTTP N (e.g. 404: a wrong health-check path)
+- ``memory-mb=N``                  the app allocates N MiB right after starting and keeps it; beyond the
+                                   container's memory limit it is killed (exit 137, ``OutOfMemoryError``)
 
 How the ECS simulator (``ecs_sim``/``task_sim``) reads them: ``crash`` exits before ECS reports the
 task RUNNING (PENDING → STOPPED, so ECS counts a task that failed to start and throttles launches);
 ``crash-after`` reaches RUNNING first; ``unhealthy`` and ``slow-start`` fail the target group's and
 the container's health checks (HTTP 503); ``run-seconds`` only applies to tasks not started by a
-service. Seconds are AWS seconds, scaled by the timing model. An ``APP_SCENARIO`` the parser rejects
+service; ``listen-port`` fails every health check without an answer, ``health-status`` fails them
+with that code; ``memory-mb`` above the container's (else the task's) memory makes the container
+exit 137 with ``OutOfMemoryError: Container killed due to memory usage``. Seconds are AWS seconds,
+scaled by the timing model (the real runtime's app sleeps real seconds). An ``APP_SCENARIO`` the parser rejects
 makes the container exit with code 2 before RUNNING, as the sample app refuses to start.
 """
 
@@ -49,6 +57,9 @@ class Scenario:
     latency_ms: float = 20.0
     p99_ms: float = 60.0
     run_seconds: float = 0.5
+    listen_port: int | None = None
+    health_status: int | None = None
+    memory_mb: float = 0.0
     text: str = "healthy"
 
     @property
@@ -83,6 +94,16 @@ def parse(text: str | None) -> Scenario:
                 fields[key.replace("-", "_")] = float(value)
             elif key == "exit-code":
                 fields["exit_code"] = int(value)
+            elif key in ("listen-port", "health-status"):
+                number = int(value)
+                low, high = (1, 65535) if key == "listen-port" else (100, 599)
+                if not low <= number <= high:
+                    raise ScenarioError(f"{key} {number} is not within {low}..{high}")
+                fields[key.replace("-", "_")] = number
+            elif key == "memory-mb":
+                fields["memory_mb"] = float(value)
+                if fields["memory_mb"] < 0:
+                    raise ScenarioError(f"memory-mb {value} is negative")
             else:
                 raise ScenarioError(f"unknown scenario token {token!r}")
         except ValueError as exc:

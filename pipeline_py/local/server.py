@@ -27,11 +27,14 @@ CONTROL_PREFIX = "/_pipeline_py/"
 
 
 def operation_of(environ: dict[str, Any]) -> str | None:
-    """``service.Operation`` of an AWS request (JSON protocol target header, or query ``Action``),
-    reading a form body without consuming it."""
+    """``service.Operation`` of an AWS request (JSON protocol target header, RPC v2 CBOR path
+    ``/service/S/operation/Op``, or query ``Action``), reading a form body without consuming it."""
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.rsplit(".", 1)[-1]
+    path = environ.get("PATH_INFO", "")
+    if environ.get("HTTP_SMITHY_PROTOCOL") and "/operation/" in path:
+        return path.rsplit("/operation/", 1)[-1].strip("/") or None
     if environ.get("REQUEST_METHOD") == "POST" and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -70,9 +73,44 @@ class ControlMiddleware:
             return self._control(path[len(CONTROL_PREFIX):], environ, start_response)
         op = operation_of(environ)
         if op:
+            service = service_of(environ)
             with self._lock:
-                self.requests[f"{service_of(environ)}.{op}"] += 1
+                self.requests[f"{service}.{op}"] += 1
+            decision = self.fidelity.faults.decide(service, op)
+            if decision is not None:
+                return self._inject(decision, service, environ, start_response)
         return self.app(environ, start_response)
+
+    def _inject(self, decision: Any, service: str, environ: dict[str, Any], start_response: Callable
+                ) -> Iterable[bytes]:
+        """Latency, then the rule's error in the request's protocol (see moto_ext.faults); for
+        ``error_after`` moto handles the request first and its answer is dropped."""
+        from pipeline_py.local.moto_ext.faults import error_response, protocol_of
+
+        if decision.latency:
+            threading.Event().wait(decision.latency)
+        protocol = protocol_of(environ)
+        if decision.error is None or protocol is None:
+            return self.app(environ, start_response)
+        if decision.error.fault == "error_after":
+            self._apply(environ)
+        status, headers, body = error_response(decision.error, protocol, service, environ)
+        start_response(status, headers)
+        return [body]
+
+    def _apply(self, environ: dict[str, Any]) -> None:
+        """Let moto handle the request; its answer is read to the end and discarded."""
+        def discard(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            return lambda data: None
+
+        answer = self.app(environ, discard)
+        try:
+            for _ in answer:
+                pass
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
 
     def _control(self, route: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         try:
@@ -115,11 +153,15 @@ class LocalServer:
         *,
         tick_interval: float = 0.05,
         timing: dict[str, float] | None = None,
+        runtime: str = "simulated",
+        stack_id: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.tick_interval = tick_interval
         self.timing = timing
+        self.runtime = runtime
+        self.stack_id = stack_id
         self.fidelity: moto_ext.Fidelity | None = None
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -136,6 +178,11 @@ class LocalServer:
         app = ControlMiddleware(DomainDispatcherApplication(create_backend_app), self.fidelity, lambda: self.url)
         self._server = make_server(self.host, self.port, app, threaded=True)
         self.port = self._server.server_address[1]
+        self.fidelity.endpoint = self.url
+        if self.runtime == "docker":
+            from pipeline_py.local.moto_ext import dataplane
+
+            dataplane.enable(self.fidelity, stack_id=self.stack_id)
         serve = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         loop = threading.Thread(target=self._loop, name="simulation", daemon=True)
         self._threads = [serve, loop]
@@ -159,6 +206,8 @@ class LocalServer:
             self._server.server_close()
         for t in self._threads:
             t.join(timeout=5)
+        if self.fidelity is not None:
+            self.fidelity.close()  # PostgreSQL clusters of the local RDS
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -173,10 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=4566)
     ap.add_argument("--tick", type=float, default=0.05, help="simulation tick in seconds")
     ap.add_argument("--timing", default=None, help="JSON object overriding the simulator's timing model")
+    ap.add_argument("--runtime", choices=("docker", "simulated"), default="simulated",
+                    help="docker: tasks are real containers behind a real load balancer (HAProxy)")
+    ap.add_argument("--stack-id", default=None, help="label value naming this stack's containers")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = LocalServer(a.host, a.port, tick_interval=a.tick, timing=json.loads(a.timing) if a.timing else None)
+    server = LocalServer(a.host, a.port, tick_interval=a.tick, timing=json.loads(a.timing) if a.timing else None,
+                         runtime=a.runtime, stack_id=a.stack_id)
     server.start()
     logging.getLogger("pipeline_py.local").info("local stack listening on %s", server.url)
     stop = threading.Event()

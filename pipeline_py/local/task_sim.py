@@ -27,6 +27,23 @@ EXITED = "EXITED"
 
 # What the essential container reports when ECS stops it: SIGTERM's conventional status.
 SIGTERM_EXIT_CODE = 143
+# What ECS reports for a container the kernel killed for exceeding its memory limit.
+OOM_EXIT_CODE = 137
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+
+
+def memory_limit_mb(task_definition: Any) -> float | None:
+    """The essential container's hard memory limit in MiB: its ``memory``, else the task's."""
+    if task_definition is None:
+        return None
+    essential = getattr(task_definition, "essential", None)
+    for value in (getattr(essential, "memory", None), getattr(task_definition, "memory", None)):
+        try:
+            if value is not None and float(value) > 0:
+                return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,11 @@ class SimulatedRuntime:
             state.update(pull_failed_at=ready, reason=task.image_error)
             return
         state["started"] = ready
-        if sc.crash:
+        limit = memory_limit_mb(getattr(task, "task_definition", None))
+        if sc.memory_mb and limit is not None and sc.memory_mb > limit:
+            state.update(running_at=ready, exit_at=ready + t.crash_delay, exit_code=OOM_EXIT_CODE,
+                         exit_reason=OOM_REASON)
+        elif sc.crash:
             state.update(running_at=None, exit_at=ready + t.crash_delay, exit_code=sc.effective_exit_code)
         elif sc.crash_after is not None:
             state.update(running_at=ready, exit_at=ready + t.scenario_seconds(sc.crash_after),
@@ -107,7 +128,8 @@ class SimulatedRuntime:
             return Observation(PULLING, state["pull_started"])
         exit_at, code = self._exit(state)
         if exit_at is not None and now >= exit_at:
-            return Observation(EXITED, exit_at, exit_code=code)
+            natural = "terminated_at" not in state or state.get("exit_at") == exit_at
+            return Observation(EXITED, exit_at, exit_code=code, reason=state.get("exit_reason") if natural else None)
         if state["running_at"] is None:
             return Observation(STARTING, state["started"])
         return Observation(RUNNING, state["running_at"])
@@ -117,6 +139,10 @@ class SimulatedRuntime:
         if obs.phase != RUNNING:
             return Probe(False, None)
         sc = task.scenario
+        if sc.listen_port is not None:
+            return Probe(False, None)
+        if sc.health_status is not None and not 200 <= sc.health_status < 300:
+            return Probe(False, sc.health_status)
         if sc.unhealthy:
             return Probe(False, 503)
         if now < obs.since + self.timing.scenario_seconds(sc.slow_start):

@@ -58,6 +58,9 @@ class TimingModel:
     metric_retention: float = 7200.0
     metric_high_resolution: float = 900.0
     alarm_set_state_hold: float = 5.0
+    lifecycle_hook_scale: float = 1.0
+    """ECS-native lifecycle hook timeouts: wall seconds per AWS second (1 = real time: whoever answers a
+    hook works on the real clock; tests of a hook timing out lower it)."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

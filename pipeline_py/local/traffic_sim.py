@@ -28,6 +28,7 @@ Nothing here reads a clock: :meth:`TrafficSim.advance` takes ``now`` (epoch seco
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,8 +156,12 @@ class TrafficSim:
         self.error_carry: dict[str, float] = {}
         self.next_target: dict[str, int] = {}
         self.published = 0
+        self.rng: random.Random | None = None
+        """None: each target's errors are its error rate of the requests exactly (a deterministic model);
+        a generator: each request fails with that probability (binomial noise, for statistics)."""
 
     def reset(self) -> None:
+        self.rng = None
         self.last = None
         self.current = _Second()
         self.carry.clear()
@@ -235,7 +240,11 @@ class TrafficSim:
         if backend.behaviour is None:
             self._elb(lb, 502, n)
         else:
-            errors = min(self._take(self.error_carry, backend.key, n * backend.behaviour.error_rate), n)
+            rate = backend.behaviour.error_rate
+            if self.rng is not None:
+                errors = sum(1 for _ in range(n) if self.rng.random() < rate)
+            else:
+                errors = min(self._take(self.error_carry, backend.key, n * rate), n)
         cur.groups.setdefault((lb, tg), _Counts()).add(backend.behaviour, n, errors)
         cur.balancers.setdefault(lb, _Counts()).add(backend.behaviour, n, errors)
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SecurityError
 
-from pipeline_py.config import Settings
-from pipeline_py.errors import BadInput
-from pipeline_py.taskdef import helpers
+from pipeline_py import inputs
+from pipeline_py.config import Settings, template_problem
+from pipeline_py.errors import BadInput, PipelineError
+from pipeline_py.taskdef import helpers, sandbox
 from pipeline_py.taskdef.image_ref import split_ref, version_of
 from pipeline_py.taskdef.normalisation import normalise, strip_describe_only
 from pipeline_py.taskdef.validation import validate
@@ -42,10 +44,10 @@ def template_path(settings: Settings, base_dir: Path) -> Path:
     rel = settings.task_definition.template
     if not rel:
         raise BadInput("task_definition.template is not set in the config (e.g. deploy/taskdef.json.j2)")
-    path = Path(base_dir) / rel
-    if not path.is_file():
-        raise BadInput(f"task_definition.template: {path} not found")
-    return path
+    problem = template_problem(settings, base_dir)
+    if problem:
+        raise BadInput(f"task_definition.template: {problem}")
+    return Path(base_dir) / rel
 
 
 def template_context(settings: Settings, *, env: str | None, image: str,
@@ -74,24 +76,27 @@ def template_context(settings: Settings, *, env: str | None, image: str,
     return ctx
 
 
-def _environment(search: list[Path], ctx: dict[str, Any]) -> jinja2.Environment:
-    jenv = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(p) for p in search]),
+def _environment(search: list[Path], ctx: dict[str, Any], *, allow_outside: bool = False) -> jinja2.Environment:
+    """The sandboxed environment (``pipeline_py.taskdef.sandbox``) with the documented helpers."""
+    jenv = sandbox.TemplateEnvironment(
+        search,
+        allow_outside=allow_outside,
         undefined=jinja2.StrictUndefined,
         finalize=helpers.finalize,
         keep_trailing_newline=True,
         autoescape=False,
     )
     account_id = ctx.get("account_id")
+    secrets = helpers.make_secrets(ctx.get("region"), str(account_id) if account_id else None)
     jenv.globals.update(
         awslogs=helpers.make_awslogs(ctx.get("region"), str(ctx["service"])),
         environment=helpers.environment,
-        secrets=helpers.make_secrets(ctx.get("region"), str(account_id) if account_id else None),
+        secrets=secrets,
     )
     jenv.filters.update(
-        tojson=helpers.tojson,
-        environment=helpers.environment,
-        secrets=jenv.globals["secrets"],
+        tojson=jenv.bounded(helpers.tojson, "tojson"),
+        environment=jenv.bounded(helpers.environment, "environment"),
+        secrets=jenv.bounded(secrets, "secrets"),
     )
     return jenv
 
@@ -111,11 +116,20 @@ def _where(exc: BaseException, fallback: Path) -> tuple[str, str]:
     return f"{frame.filename}:{frame.lineno}", quoted
 
 
-def render_text(path: Path, ctx: dict[str, Any]) -> str:
-    jenv = _environment([path.parent], ctx)
+def render_text(path: Path, ctx: dict[str, Any], *, allow_outside: bool = False) -> str:
+    """The template rendered in the sandbox; every failure is a ``BadInput`` naming the template
+    file and line."""
+    jenv = _environment([path.parent], ctx, allow_outside=allow_outside)
     try:
         template = jenv.get_template(path.name)
-        return template.render(ctx)
+        return sandbox.render_bounded(template, ctx)
+    except PipelineError:
+        raise
+    except SecurityError as exc:
+        loc, quoted = _where(exc, path)
+        raise BadInput(f"{loc}: not allowed in a template: {exc}{quoted}") from None
+    except (RecursionError, MemoryError):
+        raise BadInput(f"{path}: the template nests too deeply or builds values too large to render") from None
     except jinja2.TemplateSyntaxError as exc:
         where = f"{exc.filename or path}:{exc.lineno}"
         raise BadInput(f"{where}: template syntax error: {exc.message}") from None
@@ -154,7 +168,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_json(text: str, path: Path) -> Any:
     """The rendered text as JSON; errors point into the rendered output and show the line."""
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise BadInput(f"{path}: the rendered template nests deeper than {inputs.MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         lines = text.splitlines()
         shown = []
@@ -173,6 +189,8 @@ def parse_json(text: str, path: Path) -> Any:
         ) from None
     except ValueError as exc:
         raise BadInput(f"{path}: the rendered template is not valid JSON: {exc}") from None
+    inputs.check_data(data, f"{path} (rendered)")
+    return data
 
 
 def render_template(settings: Settings, base_dir: Path, *, env: str | None, image: str,
@@ -180,7 +198,7 @@ def render_template(settings: Settings, base_dir: Path, *, env: str | None, imag
     """Everything ``render`` does, plus what the CLI narrates (template, context, dropped keys)."""
     path = template_path(settings, base_dir)
     ctx = template_context(settings, env=env, image=image, extra_vars=extra_vars)
-    text = render_text(path, ctx)
+    text = render_text(path, ctx, allow_outside=settings.task_definition.allow_outside_project)
     data = parse_json(text, path)
     if not isinstance(data, dict):
         raise BadInput(f"{path}: the rendered template must be a JSON object, not {type(data).__name__}")

@@ -140,6 +140,10 @@ def _containers(td: dict[str, Any], lb_container: str | None, lb_port: int | Non
         for j, pm in enumerate(c.get("portMappings") or []):
             if not isinstance(pm, dict):
                 continue
+            for key, low in (("containerPort", 1), ("hostPort", 0)):
+                port = pm.get(key)
+                if port is not None and not low <= port <= 65535:
+                    errs.append(f"{where}.portMappings[{j}].{key}: {port} is not a port ({low}–65535){label}")
             if awsvpc and pm.get("hostPort") is not None and pm.get("containerPort") is not None \
                     and pm["hostPort"] != pm["containerPort"]:
                 errs.append(f"{where}.portMappings[{j}].hostPort: must equal containerPort "
@@ -150,6 +154,9 @@ def _containers(td: dict[str, Any], lb_container: str | None, lb_port: int | Non
             if not cmd or cmd[0] not in ("CMD", "CMD-SHELL", "NONE"):
                 errs.append(f"{where}.healthCheck.command: must start with \"CMD\" or \"CMD-SHELL\"{label}, "
                             f"got {cmd[:1]}")
+        if isinstance(hc, dict):
+            errs.extend(_in_ranges(hc, HEALTH_CHECK_RANGES, f"{where}.healthCheck", label))
+        errs.extend(_in_ranges(c, CONTAINER_RANGES, where, label))
         for j, dep in enumerate(c.get("dependsOn") or []):
             if isinstance(dep, dict) and dep.get("containerName") not in names:
                 errs.append(f"{where}.dependsOn[{j}].containerName: no container named {dep.get('containerName')!r} "
@@ -187,6 +194,34 @@ def _load_balancer(containers: list[dict[str, Any]], lb_container: str | None, l
     return []
 
 
+# Numeric fields with the ranges the ECS API reference documents (botocore's model carries none).
+HEALTH_CHECK_RANGES = {"interval": (5, 300), "timeout": (2, 60), "retries": (1, 10), "startPeriod": (0, 300)}
+CONTAINER_RANGES = {"stopTimeout": (2, 120), "startTimeout": (2, 600), "memory": (6, 10_000_000),
+                    "memoryReservation": (6, 10_000_000), "cpu": (0, 196_608)}
+_ROLE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$")
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
+
+
+def _in_ranges(obj: dict[str, Any], ranges: dict[str, tuple[int, int]], where: str, label: str) -> list[str]:
+    out = []
+    for key, (low, high) in ranges.items():
+        v = obj.get(key)
+        if isinstance(v, int) and not low <= v <= high:
+            out.append(f"{where}.{key}: {v} is out of range ({low}–{high}){label}")
+    return out
+
+
+def _roles(td: dict[str, Any]) -> list[str]:
+    errs = []
+    execution, task = td.get("executionRoleArn"), td.get("taskRoleArn")
+    if execution is not None and not _ROLE_ARN.match(execution):
+        errs.append(f"executionRoleArn: {execution!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+    if task is not None and not (_ROLE_ARN.match(task) or _ROLE_NAME.match(task)):
+        errs.append(f"taskRoleArn: {task!r} is neither an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME) "
+                    "nor a role name")
+    return errs
+
+
 def problems(td: Any, lb_container: str | None = None, lb_port: int | None = None) -> list[str]:
     """Every problem found, as ``path: message`` lines (empty when valid)."""
     if not isinstance(td, dict):
@@ -200,6 +235,7 @@ def problems(td: Any, lb_container: str | None = None, lb_port: int | None = Non
         errs.append(f"cpu: {td['cpu']!r} is not a CPU size (CPU units like \"256\", or \"0.25 vCPU\")")
     if not _NAME.match(td["family"]):
         errs.append(f"family: {td['family']!r} may only contain letters, digits, '-' and '_' (1–255)")
+    errs.extend(_roles(td))
     errs.extend(_containers(td, lb_container, lb_port))
     return errs
 

@@ -34,6 +34,10 @@ DEFAULT_OUTPUTS_MAP: dict[str, str] = {
     "task_definition.vars.execution_role_arn": "execution_role_arn",
     "task_definition.vars.task_role_arn": "task_role_arn",
     "task_definition.vars.log_group": "log_group_name",
+    "native.alternate_target_group": "native.alternate_target_group_arn",
+    "native.production_listener_rule": "native.production_listener_rule_arn",
+    "native.test_listener_rule": "native.test_listener_rule_arn",
+    "native.role_arn": "native.infrastructure_role_arn",
 }
 
 _MISSING = object()

@@ -7,6 +7,11 @@ replacement twice; ours does not.
 
 The guard refuses a plan that deletes or replaces a resource of a protected type (data, keys,
 identity: losing one is not undone by another apply) unless the operator said ``--allow-destroy``.
+It also refuses, whatever the flags, a plan that deletes or replaces a resource whose *prior state*
+has deletion protection on (``deletion_protection`` of a database, ``enable_deletion_protection``
+of a load balancer, ...): AWS refuses that delete, so the apply would stop midway, after terraform
+already destroyed or changed other resources. Protection has to be turned off in an apply of its
+own first (or the replacement avoided); :func:`blocked_message` says so.
 The plan file's checksum and summary are recorded next to it (``<plan>.json``) so ``apply`` can
 show what it is about to do and refuse a plan file that changed since it was reviewed.
 """
@@ -44,6 +49,29 @@ DEFAULT_PROTECTED_TYPES: tuple[str, ...] = (
 
 ACTIONS = ("add", "change", "destroy", "replace", "forget", "import")
 
+# Attributes of terraform-provider-aws resources that make AWS refuse the delete while they are on
+# (aws_db_instance, aws_rds_cluster, aws_docdb_cluster, aws_neptune_cluster, aws_cognito_user_pool,
+# aws_qldb_ledger: deletion_protection; aws_lb/aws_alb: enable_deletion_protection;
+# aws_dynamodb_table: deletion_protection_enabled; aws_instance: disable_api_termination).
+DELETION_PROTECTION_ATTRIBUTES: tuple[str, ...] = (
+    "deletion_protection",
+    "enable_deletion_protection",
+    "deletion_protection_enabled",
+    "disable_api_termination",
+)
+_PROTECTION_ON = ("ACTIVE", "ENABLED", "TRUE")
+
+
+def deletion_protection(before: Any) -> str | None:
+    """The deletion-protection attribute that is on in a resource's prior state, or None."""
+    if not isinstance(before, dict):
+        return None
+    for name in DELETION_PROTECTION_ATTRIBUTES:
+        value = before.get(name)
+        if value is True or (isinstance(value, str) and value.upper() in _PROTECTION_ON):
+            return name
+    return None
+
 
 @dataclass
 class Change:
@@ -52,6 +80,8 @@ class Change:
     action: str  # one of ACTIONS
     reason: str | None = None
     deposed: str | None = None
+    protection: str | None = None  # destroy/replace of an object whose prior state has this protection on
+    replace_paths: list[str] = field(default_factory=list)  # attributes forcing a replacement
 
 
 @dataclass
@@ -124,7 +154,10 @@ def summarize(plan: dict[str, Any]) -> PlanSummary:
             if change.get("importing"):
                 summary.changes.append(Change(address, rc.get("type", ""), "import"))
             continue
-        summary.changes.append(Change(address, rc.get("type", ""), action, rc.get("action_reason"), deposed))
+        protection = deletion_protection(change.get("before")) if action in ("destroy", "replace") else None
+        paths = [".".join(str(p) for p in path) for path in change.get("replace_paths") or [] if path]
+        summary.changes.append(Change(address, rc.get("type", ""), action, rc.get("action_reason"), deposed,
+                                      protection, paths if action == "replace" else []))
     for name, oc in sorted((plan.get("output_changes") or {}).items()):
         if set(oc.get("actions") or []) - {"no-op"}:
             summary.outputs_changed.append(name)
@@ -145,6 +178,39 @@ def protected_changes(summary: PlanSummary, protected_types: Iterable[str] | Non
         for c in summary.changes
         if c.action in ("destroy", "replace") and is_protected(c.type, types)
     ]
+
+
+def blocked_changes(summary: PlanSummary) -> list[dict[str, Any]]:
+    """Deletions and replacements AWS would refuse: the prior state has deletion protection on.
+    ``--allow-destroy`` cannot help; the apply would fail midway."""
+    out: list[dict[str, Any]] = []
+    for c in summary.changes:
+        if c.protection is None:
+            continue
+        item: dict[str, Any] = {"address": c.address, "type": c.type, "action": c.action, "protection": c.protection}
+        if c.replace_paths:
+            item["replace_paths"] = c.replace_paths
+        out.append(item)
+    return out
+
+
+def blocked_message(blocked: list[dict[str, Any]], *, ending: str = "The plan file was deleted") -> str:
+    """What is refused, why apply could not complete it, and the two ways forward."""
+    lines = []
+    for b in blocked:
+        verb = "replaced" if b["action"] == "replace" else "destroyed"
+        forced = f" (the replacement is forced by {', '.join(b['replace_paths'])})" if b.get("replace_paths") else ""
+        lines.append(f"{b['address']} would be {verb}{forced}, but its {b['protection']} is on")
+    forced_by = sorted({p for b in blocked for p in b.get("replace_paths", [])})
+    avoid = f"revert the change to {', '.join(forced_by)}" if forced_by else "keep the resource in the configuration"
+    what = "replacement" if any(b["action"] == "replace" for b in blocked) else "deletion"
+    return (
+        "refusing a plan that apply could not complete: " + "; ".join(lines) + ". AWS refuses to delete a "
+        "resource with deletion protection on, so terraform would stop midway, after destroying or changing "
+        "other resources; --allow-destroy cannot change that. Either turn deletion protection off in a "
+        "separate apply first (set it to false, plan and apply only that), then plan this change again with "
+        f"--allow-destroy; or avoid the {what} ({avoid}). {ending}"
+    )
 
 
 def sha256(path: Path) -> str:

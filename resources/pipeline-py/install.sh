@@ -20,6 +20,9 @@ set -euo pipefail
 
 log() { printf 'pipeline-py install: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# A URL without its userinfo (https://user:token@host/... -> https://host/...): what is logged or
+# stamped never carries a credential that came in a source or index URL.
+redact() { printf '%s' "$1" | sed -E 's#^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@#\1#'; }
 
 version=${PIPELINE_PY_VERSION:-}
 [ -n "$version" ] || die "PIPELINE_PY_VERSION is not set"
@@ -58,20 +61,21 @@ case "$source_spec" in
   *)
     src=$source_spec
     [[ "$src" = /* ]] || src="${WORKSPACE:-$PWD}/$src"
-    [ -e "$src" ] || die "PIPELINE_PY_SOURCE '$source_spec' is neither pypi, path, a URL nor an existing file or directory ($src)"
+    [ -e "$src" ] || die "PIPELINE_PY_SOURCE '$(redact "$source_spec")' is neither pypi, path, a URL nor an existing file or directory ($(redact "$src"))"
     requirement=$(cd "$(dirname "$src")" && printf '%s/%s' "$(pwd -P)" "$(basename "$src")")
     ;;
 esac
 
+shown_requirement=$(redact "$requirement")
 cache=${PIPELINE_PY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pipeline-py}
 key=$version
 if [ "$source_spec" != "pypi" ]; then
-  key="$version-$(printf '%s' "$requirement" | sha256sum | cut -c1-12)"
+  key="$version-$(printf '%s' "$shown_requirement" | sha256sum | cut -c1-12)"
 fi
 venv="$cache/$key"
 stamp="$venv/.pipeline-py-source"
 bin="$venv/bin/pipeline-py"
-want_stamp="$requirement ${PIPELINE_PY_INDEX_URL:-} ${PIPELINE_PY_PIP_ARGS:-}"
+want_stamp="$shown_requirement $(redact "${PIPELINE_PY_INDEX_URL:-}") ${PIPELINE_PY_PIP_ARGS:-}"
 mkdir -p "$cache"
 
 exec 9>"$cache/.lock-$key"
@@ -100,20 +104,20 @@ pip_args+=("${pip_extra[@]}")
 
 attempt=1
 while :; do
-  log "installing $requirement into $venv (attempt $attempt of $retries)"
+  log "installing $shown_requirement into $venv (attempt $attempt of $retries)"
   if { [ -x "$venv/bin/python" ] || "$python" -m venv "$venv" >&2; } \
       && "$venv/bin/python" -m pip "${pip_args[@]}" "$requirement" >&2; then
     break
   fi
   if [ "$attempt" -ge "$retries" ]; then
-    die "could not install $requirement after $retries attempts"
+    die "could not install $shown_requirement after $retries attempts"
   fi
   sleep $((delay * attempt))
   attempt=$((attempt + 1))
 done
 
 got=$(installed_version "$venv/bin/python")
-[ "$got" = "$version" ] || die "installed pipeline-py is version '${got:-none}' but this library needs $version (source: $source_spec)"
+[ "$got" = "$version" ] || die "installed pipeline-py is version '${got:-none}' but this library needs $version (source: $(redact "$source_spec"))"
 [ -x "$bin" ] || die "the install did not create $bin"
 printf '%s\n' "$want_stamp" > "$stamp"
 log "installed pipeline-py $got into $venv"

@@ -18,4 +18,6 @@ module "state_backend" {
 
   noncurrent_version_retention_days = var.noncurrent_version_retention_days
   enforce_tls                       = var.enforce_tls
+  access_logging                    = var.state_access_logging
+  deploy_lock_table_name            = var.deploy_lock_table_name
 }

@@ -13,7 +13,22 @@ output "bucket_arn" {
   value       = module.state_backend.bucket_arn
 }
 
-output "lock_table_arn" {
-  description = "For the deployer role's policy."
+output "state_lock_table_arn" {
+  description = "terraform's state lock table, for the deployer role's policy (was lock_table_arn before the deploy lock table came here)."
   value       = module.state_backend.lock_table_arn
+}
+
+output "lock_table" {
+  description = "pipeline-py's deploy lock table (pipeline.yaml lock.table; pipeline-py-locks is its default)."
+  value       = module.state_backend.deploy_lock_table
+}
+
+output "lock_table_arn" {
+  description = "pipeline-py's deploy lock table ARN, for the deployer role's policy (dynamodb:GetItem, PutItem, UpdateItem, DeleteItem)."
+  value       = module.state_backend.deploy_lock_table_arn
+}
+
+output "state_access_logs_bucket" {
+  description = "Bucket of the state bucket's server access logs."
+  value       = module.state_backend.access_logs_bucket
 }

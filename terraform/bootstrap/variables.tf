@@ -38,6 +38,23 @@ variable "enforce_tls" {
   default     = true
 }
 
+variable "state_access_logging" {
+  description = "S3 server access logs of the state bucket (see the state-backend module's access_logging); on by default, into <bucket_name>-access-logs, every log kept (retention_days = null)."
+  type = object({
+    enabled        = optional(bool, true)
+    target_bucket  = optional(string)
+    prefix         = optional(string, "state-bucket/")
+    retention_days = optional(number)
+  })
+  default = {}
+}
+
+variable "deploy_lock_table_name" {
+  description = "pipeline-py's deploy lock table, one per account and region (pipeline.yaml lock.table); null = none."
+  type        = string
+  default     = "pipeline-py-locks"
+}
+
 variable "tags" {
   description = "Tags on every resource."
   type        = map(string)

@@ -60,6 +60,8 @@ module "alb" {
   certificate_arn     = var.certificate_arn
   test_listener_port  = var.test_listener_port
   deletion_protection = var.alb_deletion_protection
+  access_logs         = var.alb_access_logs
+  waf_web_acl_arn     = var.waf_web_acl_arn
 }
 
 module "ecr" {
@@ -82,6 +84,9 @@ module "rds" {
   deletion_protection   = var.db_deletion_protection
   db_name               = var.db_name
   username              = var.db_username
+
+  performance_insights_enabled = var.db_performance_insights_enabled
+  monitoring_interval          = var.db_monitoring_interval
 }
 
 locals {
@@ -102,6 +107,15 @@ module "ecs_service" {
   security_group_ids = [module.security_groups.ecs_security_group_id]
   target_group_arns  = module.alb.target_group_arns
   desired_count      = var.desired_count
+
+  # ECS-native blue/green, linear and canary (pipeline-py's ecs-* strategies) on the primary service
+  native = {
+    enabled                 = var.native_enabled
+    vpc_id                  = module.network.vpc_id
+    production_listener_arn = module.alb.production_listener_arn
+    test_listener_arn       = module.alb.test_listener_arn
+    health_check_path       = var.health_check_path
+  }
   log_retention_days = var.log_retention_days
 
   autoscaling = {

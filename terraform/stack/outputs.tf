@@ -105,3 +105,8 @@ output "db_secret_arn" {
   description = "Secrets Manager secret with the database credentials, or null."
   value       = local.db == null ? null : local.db.master_user_secret_arn
 }
+
+output "native" {
+  description = "ECS-native deploys (config: native.alternate_target_group, native.production_listener_rule, native.test_listener_rule, native.role_arn), or null."
+  value       = module.ecs_service.native
+}

@@ -43,7 +43,32 @@ variable "flow_logs_enabled" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for HTTPS on 443 (80 then redirects); null = HTTP on 80 only."
+  description = "ACM certificate for HTTPS on 443 (80 then redirects); null = HTTP on 80 only, which prod refuses."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn != null || var.environment != "prod"
+    error_message = "prod serves production over HTTPS only: set certificate_arn to the ACM certificate of the service's domain (environments/prod/terraform.tfvars)."
+  }
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)."
+  }
+}
+
+variable "alb_access_logs" {
+  description = "ALB access logs to S3 (modules/alb access_logs): enabled; bucket = null creates <service>-<env>-alb-logs-<account> with the ELB log-delivery policy, else an existing bucket that allows ELB log delivery; retention_days."
+  type = object({
+    enabled        = optional(bool, true)
+    bucket         = optional(string)
+    retention_days = optional(number, 90)
+  })
+  default = {}
+}
+
+variable "waf_web_acl_arn" {
+  description = "WAFv2 web ACL (REGIONAL) to associate with the ALB; null = none."
   type        = string
   default     = null
 }
@@ -166,6 +191,18 @@ variable "db_deletion_protection" {
   default     = true
 }
 
+variable "db_performance_insights_enabled" {
+  description = "RDS Performance Insights (7 days, encrypted with the database's key)."
+  type        = bool
+  default     = false
+}
+
+variable "db_monitoring_interval" {
+  description = "RDS enhanced monitoring interval in seconds (1, 5, 10, 15, 30, 60); 0 = off."
+  type        = number
+  default     = 0
+}
+
 variable "db_connections_alarm_threshold" {
   description = "Alarm when DatabaseConnections exceeds this (size it to the instance class)."
   type        = number
@@ -200,4 +237,10 @@ variable "extra_tags" {
   description = "Tags on every resource besides Service/Environment/ManagedBy."
   type        = map(string)
   default     = {}
+}
+
+variable "native_enabled" {
+  description = "Make the primary service ready for ECS-native blue/green, linear and canary deploys (pipeline-py's ecs-* strategies): alternate target group, production and test listener rules, ECS's load-balancer role (output native)."
+  type        = bool
+  default     = false
 }

@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = ">= 1.9.0" # variable validations that read other variables (certificate_arn in prod)
 
   required_providers {
     aws = {

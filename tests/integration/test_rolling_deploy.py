@@ -36,8 +36,10 @@ def test_happy_path(project: Project) -> None:
     assert res["deployment_id"].startswith("ecs-svc/")
     assert res["timings"]["to_steady_state_seconds"] <= res["timings"]["total_seconds"]
     assert any("steady state" in e["message"] for e in res["events"])
-    assert res["api_calls"]["total"] > 0
-    assert res["target_health"]["targets"]
+    assert res["api_calls"]["total"] == sum(res["api_calls"]["by_operation"].values())
+    assert res["api_calls"]["by_operation"]["ecs.UpdateService"] == 1
+    targets = next(iter(res["target_health"]["targets"].values()))
+    assert len(targets) == 2 and set(targets.values()) == {"healthy"}
     assert "reached a steady state" in r.stderr
     tags = {t["key"]: t["value"] for t in service()["tags"]}
     assert tags["pipeline-py:known-good"] == res["task_definition_arn"].rsplit("/", 1)[1]
@@ -120,10 +122,13 @@ def test_timeout_rolls_back_and_says_why(project: Project) -> None:
     client("elbv2").modify_target_group_attributes(
         TargetGroupArn=project.infra.target_groups["rolling"],
         Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "1000"}])
+    before = primary_td()
     r = deploy(project, "--timeout", "2")
     assert r.code == 1, r.stderr
     res = r.json
     assert res["status"] == "rolled_back"
+    assert res["rollback"]["task_definition_arn"] == before and primary_td() == before
+    assert res["task_definition_arn"] != before
     assert res["failure_cause"] == "timeout"
     assert res["reason"].startswith("timed out after 2s")
     assert "draining" in res["reason"] and "deregistration delay 1000s" in res["reason"]
@@ -169,6 +174,9 @@ def test_rollback_that_fails_exits_3(project: Project) -> None:
     assert res["status"] == "failed"
     assert "MANUAL ACTION REQUIRED" in res["message"]
     assert res["rollback"]["status"] == "failed"
+    # the rollback went to the revision that once succeeded, and the service is left on it (its tasks cannot
+    # start: the image is gone), not on the crashing v3
+    assert res["rollback"]["task_definition_arn"] == good.json["task_definition_arn"] == primary_td()
 
 
 def test_abort_signal_rolls_back(project: Project) -> None:

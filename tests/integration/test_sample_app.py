@@ -102,12 +102,18 @@ def test_unhealthy_fails_health_but_serves(start: Callable[..., Any]) -> None:
 
 
 def test_slow_start_fails_health_until_the_delay_passed(start: Callable[..., Any]) -> None:
-    c = start("slow-start=3")
-    began = time.monotonic()
-    first = requests.get(c.url + "/health", timeout=5)
-    assert (first.status_code, first.text) == (503, "starting\n")
-    assert wait_until(lambda: requests.get(c.url + "/health", timeout=5).status_code == 200, timeout=15)
-    assert time.monotonic() - began >= 1.0
+    c = start("slow-start=5")  # long enough to be still starting at the first request on a loaded machine
+    seen: list[tuple[int, str]] = []
+
+    def healthy() -> bool:
+        r = requests.get(c.url + "/health", timeout=5)
+        seen.append((r.status_code, r.text))
+        return r.status_code == 200
+
+    assert wait_until(healthy, timeout=30)
+    assert seen[0] == (503, "starting\n") and seen[-1] == (200, "ok\n")
+    assert set(seen[:-1]) == {(503, "starting\n")}  # starting, then healthy: never back and forth
+    assert all(requests.get(c.url + "/health", timeout=5).status_code == 200 for _ in range(3))
 
 
 def test_error_rate_fractions(start: Callable[..., Any]) -> None:
@@ -126,16 +132,13 @@ def test_latency_is_added_to_the_index(start: Callable[..., Any]) -> None:
     slow = start("latency-ms=250")
     fast = start()
 
-    def median_seconds(url: str) -> float:
-        times = []
-        for _ in range(5):
-            t = time.monotonic()
-            assert requests.get(url + "/", timeout=10).status_code == 200
-            times.append(time.monotonic() - t)
-        return statistics.median(times)
+    def seconds(url: str) -> float:
+        t = time.monotonic()
+        assert requests.get(url + "/", timeout=10).status_code == 200
+        return time.monotonic() - t
 
-    assert median_seconds(slow.url) >= 0.25
-    assert median_seconds(fast.url) < 0.2
+    # a lower bound on the difference of interleaved pairs: a loaded machine slows both, never shortens one
+    assert statistics.median(seconds(slow.url) - seconds(fast.url) for _ in range(5)) >= 0.2
 
 
 def test_crash_scenarios_exit_with_the_scenario_code(start: Callable[..., Any]) -> None:
@@ -166,7 +169,5 @@ def test_runs_unprivileged_and_stops_promptly_on_sigterm(start: Callable[..., An
     uid = docker_client.containers.run(sample_image, ["id", "-u"], remove=True)
     assert uid.decode().strip() == "65534"
     c = start()
-    began = time.monotonic()
     c.stop(timeout=10)
-    assert time.monotonic() - began < 5
-    assert exit_code(c) == 0
+    assert exit_code(c) == 0  # a container still running after 10 s would be SIGKILLed: exit 137

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,16 +199,20 @@ def test_rolling_update_starts_new_tasks_and_drains_old_ones(infra: Infra) -> No
     assert any(m.startswith("(service api) has stopped 2 running tasks: (task ") for m in msgs[drain:])
 
 
-def test_default_timing_rolls_out_two_tasks_in_about_two_seconds(infra: Infra) -> None:
+def test_default_timing_rolls_out_two_tasks_behind_aws_default_target_groups(infra: Infra) -> None:
+    """The default timing model scales AWS's durations (a 300 s deregistration delay, 5 × 30 s health
+    checks) so a rollout completes; how long it takes is measured by benchmarks/rolling.py, not asserted."""
     infra.control("timing", "DELETE")
     tg = infra.target_group("api", interval=30, healthy=5, unhealthy=2, dereg=300)  # the AWS defaults
     infra.create_service(tg=tg)
-    wait_for(infra.steady, timeout=10)
-    started = time.monotonic()
-    infra.ecs.update_service(cluster="sim", service="api", forceNewDeployment=True)
-    wait_for(infra.steady, timeout=10)
-    took = time.monotonic() - started
-    assert 1.0 <= took <= 3.5, f"a default 2-task rolling deploy took {took:.2f}s"
+    wait_for(infra.steady, timeout=30)
+    old = {t["taskArn"] for t in infra.tasks(serviceName="api")}
+    dep = infra.ecs.update_service(cluster="sim", service="api", forceNewDeployment=True)["service"]["deployments"][0]
+    wait_for(lambda: infra.steady() and infra.service()["deployments"][0]["id"] == dep["id"], timeout=30,
+             what="the forced deployment at steady state")
+    new = {t["taskArn"] for t in infra.tasks(serviceName="api")}
+    assert len(new) == 2 and not new & old
+    assert [t["startedBy"] for t in infra.tasks(serviceName="api")] == [dep["id"]] * 2
 
 
 def test_desired_count_change_only_scales_the_primary_deployment(infra: Infra) -> None:
@@ -237,9 +240,10 @@ def test_crash_on_start_trips_the_circuit_breaker_and_rolls_back(infra: Infra) -
     assert primary["rolloutStateReason"] in (
         f"ECS deployment circuit breaker: rolling back to deploymentId {good['id']}.",
         f"ECS deployment {primary['id']} completed.")
-    for d in infra.service()["deployments"]:  # the failed deployment, while it still has tasks, is ACTIVE/FAILED
-        if d["id"] == bad["id"]:
-            assert (d["status"], d["rolloutState"]) == ("ACTIVE", "FAILED")
+    # the failed deployment stays listed, ACTIVE/FAILED, while the rollback replaces its tasks (the rollback
+    # deployment is seen above before it completes, so the failed one is always still there at this point)
+    states = {d["id"]: (d["status"], d["rolloutState"]) for d in infra.service()["deployments"]}
+    assert states.get(bad["id"]) == ("ACTIVE", "FAILED") or states == {primary["id"]: ("PRIMARY", "COMPLETED")}
     wait_for(infra.steady, what="settled on the old revision")
     svc = infra.service()
     [rollback] = svc["deployments"]

@@ -32,6 +32,11 @@ def desired(name: str) -> int:
     return service(name)["desiredCount"]
 
 
+def live_revision() -> str:
+    """The revision of blue, the colour serving before each deploy here: a rollback must leave it serving."""
+    return str(service("task-api-blue")["taskDefinition"])
+
+
 def deploy(p: Project, strategy: str, *extra: str) -> Any:
     return run_cli(*p.args("--json", "deploy", "--strategy", strategy, "--image", "task-api:v2", *extra))
 
@@ -43,7 +48,8 @@ def test_canary_good_version_promoted_through_every_step(project: Project) -> No
     assert res["status"] == "succeeded"
     assert [a["weight"] for a in res["analysis"]] == [10, 25, 50, 100]
     assert all(a["result"] == "pass" for a in res["analysis"])
-    assert all(s["canary"]["requests"] > 0 for a in res["analysis"] for s in a["samples"])
+    samples = [s for a in res["analysis"] for s in a["samples"]]
+    assert len(samples) >= 4 and all(s["canary"]["requests"] > 0 for s in samples)
     assert [w["green"] for w in res["weight_changes"]] == [10, 25, 50, 100]
     assert weights(project) == {"blue": 0, "green": 100}
     assert desired("task-api-green") == 2 and desired("task-api-blue") == 0
@@ -59,6 +65,7 @@ def test_linear_uses_equal_steps(project: Project) -> None:
 
 
 def test_elevated_5xx_rolled_back_at_the_first_step(project: Project) -> None:
+    before = live_revision()
     r = deploy(project, "canary", "--var", "scenario=error-rate=0.2")
     assert r.code == 1, r.stderr
     res = r.json
@@ -70,15 +77,17 @@ def test_elevated_5xx_rolled_back_at_the_first_step(project: Project) -> None:
     assert "5XX rate" in res["reason"]
     assert weights(project) == {"blue": 100, "green": 0}
     assert desired("task-api-green") == 0 and desired("task-api-blue") == 2
+    assert live_revision() == before == res["previous_task_definition_arn"]
     assert "analysis at 10%: FAIL" in r.stderr
 
 
 def test_high_p99_rolled_back(project: Project) -> None:
+    before = live_revision()
     r = deploy(project, "canary", "--var", "scenario=p99-ms=900")
     assert r.code == 1, r.stderr
     assert "p99" in r.json["reason"]
     assert weights(project) == {"blue": 100, "green": 0}
-    assert desired("task-api-green") == 0
+    assert desired("task-api-green") == 0 and live_revision() == before
 
 
 @pytest.mark.parametrize("policy, code", [("fail", 1), ("pass", 0)])
@@ -112,6 +121,7 @@ def test_alarm_during_canary_bake(project: Project) -> None:
     res = json.loads(out)
     assert res["status"] == "rolled_back" and "task-api-local-5xx" in res["reason"]
     assert weights(project) == {"blue": 100, "green": 0}
+    assert live_revision() == res["previous_task_definition_arn"] and desired("task-api-green") == 0
 
 
 def test_blue_green_switches_in_one_step_and_scales_the_old_colour_down(project: Project) -> None:
@@ -154,9 +164,9 @@ def test_blue_green_smoke_failure_never_takes_traffic(project: Project, failing_
     res = r.json
     assert res["status"] == "rolled_back" and res["failure_cause"] == "smoke"
     assert "HTTP 500" in res["reason"]
-    assert "weight_changes" not in res or all(w["green"] == 0 for w in res["weight_changes"])
+    assert res["weight_changes"] == [{"blue": 100, "green": 0}]  # only the rollback's (verified) restore
     assert weights(project) == {"blue": 100, "green": 0}
-    assert desired("task-api-green") == 0
+    assert desired("task-api-green") == 0 and live_revision() == res["previous_task_definition_arn"]
     assert requests.get(failing_url, timeout=5).status_code == 500
 
 
@@ -176,7 +186,7 @@ def test_abort_signal_mid_shift_restores_stable(project: Project) -> None:
     res = json.loads(out)
     assert res["status"] == "rolled_back" and "SIGTERM" in res["reason"]
     assert weights(project) == {"blue": 100, "green": 0}
-    assert desired("task-api-green") == 0
+    assert desired("task-api-green") == 0 and live_revision() == res["previous_task_definition_arn"]
 
 
 def test_pause_then_promote(project: Project) -> None:
@@ -198,6 +208,7 @@ def test_pause_then_promote(project: Project) -> None:
 
 
 def test_pause_then_abort(project: Project) -> None:
+    before = live_revision()
     r = deploy(project, "canary", "--pause-at", "10")
     assert r.code == 0 and r.json["status"] == "paused", r.stderr
     assert weights(project) == {"blue": 90, "green": 10}
@@ -206,6 +217,7 @@ def test_pause_then_abort(project: Project) -> None:
     assert a.json["status"] == "rolled_back" and "aborted by request at 10%" in a.json["reason"]
     assert weights(project) == {"blue": 100, "green": 0}
     assert desired("task-api-green") == 0 and desired("task-api-blue") == 2
+    assert live_revision() == before
 
 
 def test_bad_input(project: Project) -> None:

@@ -47,6 +47,14 @@ def test_the_engine_knows_nothing_of_the_command_line() -> None:
     assert offenders(files, ("argparse", "pipeline_py.context", "pipeline_py.commands", "pipeline_py.cli")) == []
 
 
+def test_the_runbooks_know_nothing_of_the_command_line_nor_the_local_stack() -> None:
+    """pipeline_py/ops (diagnose, logs, db, cost, state lock) is an engine like deploy/: commands call it."""
+    files = modules_under("ops")
+    assert len(files) >= 7
+    assert offenders(files, ("argparse", "pipeline_py.context", "pipeline_py.commands", "pipeline_py.cli",
+                             "pipeline_py.local")) == []
+
+
 def test_the_engine_and_the_commands_do_not_reach_into_the_local_stack() -> None:
     """Local and AWS differ by environment, never by code path: only `local` and `demo` may use it."""
     allowed = {PKG / "commands" / "local.py", PKG / "commands" / "demo.py"}

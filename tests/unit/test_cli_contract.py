@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
 
 MINIMAL = """\
@@ -100,10 +102,10 @@ def test_params_values_are_never_interpreted(tmp_path: Path) -> None:
     cfg = write(tmp_path)
     nasty = "a'b\"c $(touch pwned) `id`; rm -rf / \n next"
     params = tmp_path / "p.json"
-    params.write_text(json.dumps({"set": [f"cluster={nasty}"]}))
+    params.write_text(json.dumps({"set": [f"task_definition.vars.note={nasty}"]}))
     r = run_cli("--config", str(cfg), "--env", "staging", "--json", "--params-file", str(params), "config")
     assert r.code == 0, r.stderr
-    assert r.json["config"]["cluster"].startswith("a'b\"c $(touch pwned)")
+    assert r.json["config"]["task_definition"]["vars"]["note"].startswith("a'b\"c $(touch pwned)")
     assert not (tmp_path / "pwned").exists()
 
 
@@ -143,3 +145,27 @@ def test_params_booleans_and_option_aliases_map_to_the_right_flags(tmp_path: Pat
     assert args.rollback_timeout == "5m" and args.to == "arn:td:1"
     params.write_text(json.dumps({"rollback-timeout": "7m"}))
     assert parse(["rollback", "--params-file", str(params)]).rollback_timeout == "7m"
+
+
+def test_set_before_and_after_the_command_accumulate_with_the_params_file_first(tmp_path: Path) -> None:
+    """argparse replaces a subcommand's values over the top level's: `--set` before the command must
+    not be lost when another `--set` follows it (the demo's native canary relied on both)."""
+    from pipeline_py.cli import parse
+
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"set": ["canary.bake_seconds=1"]}))
+    ns = parse(["--set", "ecs_service=a", "deploy", "--params-file", str(params), "--set", "canary.bake_seconds=6"])
+    assert ns.set == ["canary.bake_seconds=1", "ecs_service=a", "canary.bake_seconds=6"]
+    assert not hasattr(ns, "set_after_command")
+
+
+def test_a_required_option_may_come_from_the_params_file(tmp_path: Path) -> None:
+    from pipeline_py.cli import parse
+    from pipeline_py.errors import BadInput
+
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"target": "orders-restored", "snapshot": "snap-1"}))
+    ns = parse(["db", "restore", "--params-file", str(params)])
+    assert ns.target == "orders-restored"
+    with pytest.raises(BadInput, match="required: --target"):
+        parse(["db", "restore", "--snapshot", "snap-1"])

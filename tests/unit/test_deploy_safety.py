@@ -219,6 +219,7 @@ def test_rollback_goes_to_the_newest_known_good_revision_not_the_familys_previou
     w.ecs.services["app"].tags[KNOWN_GOOD_TAG] = "app:3 app:1"
     res = run_rollback(w.ports, rollback_req(), holder=HOLDER)
     assert res["status"] == "succeeded" and res["task_definition_arn"] == good and crashed != good
+    assert w.ecs.services["app"].task_definition == good
     assert res["found_by"].startswith("last known-good") and res["target_known_good"] is True
     assert "app:3 (current, known-good) → app:1 (last known-good revision" in w.narration
     assert w.ecs.services["app"].tags[KNOWN_GOOD_TAG] == "app:1 app:3"
@@ -234,7 +235,7 @@ def test_rollback_without_a_known_good_revision_lists_the_candidates() -> None:
         run_rollback(w.ports, rollback_req(), holder=HOLDER)
     assert "app:2 (never recorded as succeeded)" in err.value.message
     assert err.value.result["candidates"] == ["app:3", "app:2", "app:1"]
-    assert not [c for c in w.ecs.calls if c[0] == "update"]
+    assert not [c for c in w.ecs.calls if c[0] == "update"] and w.ecs.services["app"].task_definition == current
 
 
 def test_rollback_skips_a_known_good_revision_that_was_deregistered() -> None:
@@ -246,6 +247,7 @@ def test_rollback_skips_a_known_good_revision_that_was_deregistered() -> None:
     w.ecs.add_service("app", current, target_groups=[TG])
     w.ecs.services["app"].tags[KNOWN_GOOD_TAG] = "app:2 app:1"
     assert run_rollback(w.ports, rollback_req(), holder=HOLDER)["task_definition_arn"] == good
+    assert w.ecs.services["app"].task_definition == good
 
 
 # ---- alarms judged by transition --------------------------------------------------------------------

@@ -239,9 +239,9 @@ def test_first_push_creates_the_repository_logs_in_and_pins_the_digest(world: Si
 
 
 def test_kms_encryption_is_passed_on_create(world: SimpleNamespace) -> None:
-    push(world, ["abc"], encryption="KMS", kms_key="arn:aws:kms:us-east-1:1:key/k")
+    push(world, ["abc"], encryption="KMS", kms_key="arn:aws:kms:us-east-1:123456789012:key/k")
     assert world.ecr.created[0]["encryptionConfiguration"] == {"encryptionType": "KMS",
-                                                               "kmsKey": "arn:aws:kms:us-east-1:1:key/k"}
+                                                               "kmsKey": "arn:aws:kms:us-east-1:123456789012:key/k"}
 
 
 def test_without_override_the_bytes_go_to_the_ecr_host(world: SimpleNamespace) -> None:

@@ -142,6 +142,7 @@ def test_a_failed_rollback_is_reported_as_needing_a_human() -> None:
     res = engine.deploy(w.ports, holder=HOLDER, req=request(new))
     assert res["status"] == "failed"
     assert "MANUAL ACTION REQUIRED" in res["reason"] and res["rollback"]["status"] == "failed"
+    assert primary(w) == old and res["rollback"]["task_definition_arn"] == old  # it went back, and stays there
 
 
 def test_the_dry_run_plans_and_changes_nothing() -> None:

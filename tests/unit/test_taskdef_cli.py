@@ -102,4 +102,5 @@ def test_warns_about_plain_text_secrets_and_unused_image(tmp_path: Path) -> None
     r = run_cli("--config", str(tmp_path / "pipeline.yaml"), "--env", "dev", "render", "--image", "repo:1")
     assert r.code == 0, r.stderr
     assert "no container uses the image repo:1" in r.stderr
-    assert "environment DB_PASSWORD looks like a secret" in r.stderr
+    assert "environment DB_PASSWORD is a secret in plain text (its name looks like a secret's)" in r.stderr
+    assert "hunter2hunter2" not in r.stdout + r.stderr

@@ -75,18 +75,52 @@ def test_validate_raises_bad_input_with_source_and_every_problem() -> None:
     assert len(lines) == 3
 
 
-def _fargate_table() -> list[tuple[int, int, bool]]:
-    cases = []
-    for cpu, mems in taskdef.FARGATE_SIZES.items():
-        cases += [(cpu, mems[0], True), (cpu, mems[-1], True), (cpu, mems[0] - 512, False),
-                  (cpu, mems[-1] + (mems[1] - mems[0]), False)]
-    return cases
+GIB = 1024
+# The oracle: AWS's published table of Fargate task sizes ("Troubleshoot Amazon ECS task definition invalid
+# CPU or memory errors", and RegisterTaskDefinition's `memory`), written out as AWS states it — never derived
+# from taskdef.FARGATE_SIZES, the table under test.
+AWS_FARGATE = {
+    256: [512, 1 * GIB, 2 * GIB],                                # 512 MiB, 1 GB, 2 GB
+    512: [1 * GIB, 2 * GIB, 3 * GIB, 4 * GIB],                   # 1–4 GB
+    1024: [2 * GIB, 3 * GIB, 4 * GIB, 5 * GIB, 6 * GIB, 7 * GIB, 8 * GIB],  # 2–8 GB
+    2048: [g * GIB for g in range(4, 16 + 1)],                   # between 4 and 16 GB in 1 GB increments
+    4096: [g * GIB for g in range(8, 30 + 1)],                   # between 8 and 30 GB in 1 GB increments
+    8192: [g * GIB for g in range(16, 60 + 1, 4)],               # between 16 and 60 GB in 4 GB increments
+    16384: [g * GIB for g in range(32, 120 + 1, 8)],             # between 32 and 120 GB in 8 GB increments
+}
 
 
-@pytest.mark.parametrize(("cpu", "memory", "ok"), _fargate_table())
-def test_fargate_cpu_memory_table(cpu: int, memory: int, ok: bool) -> None:
-    errs = problems(td(cpu=str(cpu), memory=str(memory)))
-    assert (errs == []) is ok, errs
+def test_the_oracle_is_the_published_table() -> None:
+    """Spot values of the table as printed, so a slip in the comprehensions above shows."""
+    assert len(AWS_FARGATE[2048]) == 13 and AWS_FARGATE[2048][-1] == 16384
+    assert len(AWS_FARGATE[4096]) == 23 and AWS_FARGATE[4096][0] == 8192 and AWS_FARGATE[4096][-1] == 30720
+    assert AWS_FARGATE[8192] == [16384, 20480, 24576, 28672, 32768, 36864, 40960, 45056, 49152, 53248, 57344, 61440]
+    assert AWS_FARGATE[16384][0] == 32768 and AWS_FARGATE[16384][-1] == 122880 and len(AWS_FARGATE[16384]) == 12
+
+
+def test_every_fargate_size_is_judged_as_aws_publishes() -> None:
+    """Every published cpu (and a few that are not) against every memory from 512 MiB to 128 GiB in 512 MiB
+    steps: valid exactly when AWS's table lists the pair."""
+    wrong = []
+    for cpu in [*AWS_FARGATE, 128, 768, 3072, 32768]:
+        for memory in range(512, 128 * GIB + 1, 512):
+            ok = memory in AWS_FARGATE.get(cpu, [])
+            errs = problems(td(cpu=str(cpu), memory=str(memory)))
+            if (errs == []) is not ok:
+                wrong.append((cpu, memory, ok, errs))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("cpu", "memory", "ok"), [
+    ("1024", "2048", True), ("1024", "8192", True), ("1024", "1024", False), ("1024", "9216", False),
+    ("2048", "4096", True), ("2048", "16384", True), ("2048", "3072", False), ("2048", "17408", False),
+    ("4096", "8192", True), ("4096", "9216", True), ("4096", "30720", True), ("4096", "7168", False),
+    ("4096", "31744", False),
+    ("8192", "16384", True), ("8192", "61440", True), ("8192", "65536", False),
+    ("16384", "32768", True), ("16384", "122880", True), ("16384", "131072", False),
+])
+def test_fargate_boundaries_of_each_size(cpu: str, memory: str, ok: bool) -> None:
+    assert (problems(td(cpu=cpu, memory=memory)) == []) is ok
 
 
 @pytest.mark.parametrize(("cpu", "memory", "ok"), [
@@ -124,6 +158,39 @@ def test_ec2_only_skips_fargate_rules_but_needs_container_memory() -> None:
                            "task-level memory (app)"]
     d["containerDefinitions"][0]["memoryReservation"] = 256
     assert problems(d) == []
+    del d["containerDefinitions"][0]["memoryReservation"]
+    d["containerDefinitions"][0]["memory"] = 256
+    assert problems(d) == []
+
+
+@pytest.mark.parametrize(("cpu", "memory", "valid"), [
+    ("256", "3072", "512, 1024, 2048"),
+    ("512", "512", "1024, 2048, 3072, 4096"),
+    ("1024", "9216", "2048–8192 in steps of 1024"),
+    ("4096", "4096", "8192–30720 in steps of 1024"),
+    ("8192", "18432", "16384–61440 in steps of 4096"),
+    ("16384", "36864", "32768–122880 in steps of 8192"),
+])
+def test_a_wrong_fargate_memory_names_what_the_cpu_allows(cpu: str, memory: str, valid: str) -> None:
+    assert problems(td(cpu=cpu, memory=memory)) == [
+        f"memory: {memory} MiB is not valid with cpu {cpu} on Fargate (valid: {valid})"]
+
+
+def test_an_unreadable_fargate_memory_is_named() -> None:
+    assert problems(td(memory="lots")) == ["memory: 'lots' is not a memory size (MiB like \"512\", or \"0.5 GB\")"]
+
+
+def test_validate_lists_every_problem_and_checks_the_load_balancer_target() -> None:
+    d = td(memory="3072")
+    with pytest.raises(BadInput) as info:
+        taskdef.validate(d, "td.json", lb_container="app", lb_port=80)
+    assert info.value.message == (
+        "td.json: invalid task definition:\n"
+        "  memory: 3072 MiB is not valid with cpu 256 on Fargate (valid: 512, 1024, 2048)\n"
+        "  containerDefinitions[0].portMappings: the load balancer targets app:80, but the container maps 8080")
+    with pytest.raises(BadInput, match=r"^task definition: invalid task definition:"):
+        taskdef.validate(td(memory="3072"))
+    taskdef.validate(td(), lb_container="app", lb_port=8080)
 
 
 def test_at_least_one_essential_container() -> None:

@@ -13,6 +13,7 @@ from pipeline_py.terraform.outputs import DEFAULT_OUTPUTS_MAP, overrides_from_ou
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/task-api-prod-{}/0123456789abcdef"
 LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/task-api-prod/1/2"
+TEST_LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/task-api-prod/1/3"
 
 
 def wrapped(values: dict[str, Any]) -> dict[str, Any]:
@@ -27,7 +28,7 @@ PROD = {
     "target_group_arns": {"blue": TG.format("blue"), "green": TG.format("green")},
     "production_listener_arn": LISTENER,
     "production_rule_arn": None,
-    "test_listener_arn": LISTENER + "/test",
+    "test_listener_arn": TEST_LISTENER,
     "deploy_alarm_names": ["task-api-prod-5xx", "task-api-prod-p99"],
     "ecr_repository_url": "210987654321.dkr.ecr.us-east-1.amazonaws.com/task-api",
     "execution_role_arn": "arn:aws:iam::210987654321:role/task-api-prod-execution",
@@ -46,7 +47,7 @@ def test_default_map_covers_the_environments_outputs() -> None:
         "blue_green.target_groups.blue": TG.format("blue"),
         "blue_green.target_groups.green": TG.format("green"),
         "blue_green.listener_arn": LISTENER,
-        "blue_green.test_listener_arn": LISTENER + "/test",
+        "blue_green.test_listener_arn": TEST_LISTENER,
         "alarms": ["task-api-prod-5xx", "task-api-prod-p99"],
         "image.repository": "task-api",
         "task_definition.vars.execution_role_arn": PROD["execution_role_arn"],
@@ -102,5 +103,25 @@ def test_repository_name_keeps_paths_and_plain_names() -> None:
 
 
 def test_defaults_name_real_config_paths() -> None:
+    """Every path of the default map is a field of the config model (or a key of one of its dicts)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from pipeline_py.config import Settings
+
+    def model_in(annotation: Any) -> Any:
+        for t in (annotation, *typing.get_args(annotation)):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                return t
+        return None
+
+    assert len(DEFAULT_OUTPUTS_MAP) >= 14
     for path in DEFAULT_OUTPUTS_MAP:
-        assert path.split(".")[0] in {"cluster", "ecs_service", "blue_green", "alarms", "image", "task_definition"}
+        model: Any = Settings
+        for part in path.split("."):
+            if model is dict:
+                break  # a key of a dict field (task_definition.vars.NAME)
+            assert model is not None and part in model.model_fields, f"{path}: no config field {part!r}"
+            annotation = model.model_fields[part].annotation
+            model = dict if typing.get_origin(annotation) is dict else model_in(annotation)

@@ -10,6 +10,9 @@ import pytest
 from pipeline_py.errors import BadInput
 from pipeline_py.terraform.plan import (
     DEFAULT_PROTECTED_TYPES,
+    blocked_changes,
+    blocked_message,
+    deletion_protection,
     protected_changes,
     read_record,
     record_path,
@@ -110,3 +113,56 @@ def test_record_holds_checksum_and_round_trips(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="unreadable plan record"):
         read_record(plan_file)
     assert read_record(tmp_path / "other.tfplan") is None
+
+
+def test_deletion_protection_in_the_prior_state_blocks_what_apply_could_not_complete() -> None:
+    """issue 14: `plan --allow-destroy` let through the replacement of an RDS instance with deletion
+    protection; the apply then failed midway. The guard reads the protection from the prior state."""
+    s = summarize(plan(
+        rc("module.rds[0].aws_db_instance.this", ["delete", "create"], action_reason="replace_because_cannot_update",
+           change={"before": {"deletion_protection": True, "username": "app_admin"},
+                   "after": {"deletion_protection": True, "username": "app_owner"},
+                   "replace_paths": [["username"]]}),
+        rc("module.alb.aws_lb.this", ["create", "delete"],
+           change={"before": {"enable_deletion_protection": True}, "replace_paths": [["name"], ["internal"]]}),
+        rc("aws_dynamodb_table.locks", ["delete"], change={"before": {"deletion_protection_enabled": True}}),
+        rc("aws_cognito_user_pool.users", ["delete"], change={"before": {"deletion_protection": "ACTIVE"}}),
+        rc("aws_db_instance.scratch", ["delete", "create"], change={"before": {"deletion_protection": False}}),
+        rc("aws_rds_cluster.c", ["update"], change={"before": {"deletion_protection": True},
+                                                    "after": {"deletion_protection": False}}),
+        rc("aws_instance.bastion", ["delete"], change={"before": {"disable_api_termination": False}}),
+    ))
+    blocked = blocked_changes(s)
+    assert blocked == [
+        {"address": "module.rds[0].aws_db_instance.this", "type": "aws_db_instance", "action": "replace",
+         "protection": "deletion_protection", "replace_paths": ["username"]},
+        {"address": "module.alb.aws_lb.this", "type": "aws_lb", "action": "replace",
+         "protection": "enable_deletion_protection", "replace_paths": ["name", "internal"]},
+        {"address": "aws_dynamodb_table.locks", "type": "aws_dynamodb_table", "action": "destroy",
+         "protection": "deletion_protection_enabled"},
+        {"address": "aws_cognito_user_pool.users", "type": "aws_cognito_user_pool", "action": "destroy",
+         "protection": "deletion_protection"},
+    ], "unprotected replacements, in-place updates (turning protection off) and no-ops are not blocked"
+    assert [p["address"] for p in protected_changes(s)] == [
+        "module.rds[0].aws_db_instance.this", "aws_dynamodb_table.locks", "aws_cognito_user_pool.users",
+        "aws_db_instance.scratch"], "aws_lb is not a protected type: only its deletion protection blocks it"
+    message = blocked_message(blocked[:1])
+    assert "module.rds[0].aws_db_instance.this would be replaced (the replacement is forced by username)" in message
+    assert "deletion_protection is on" in message and "--allow-destroy cannot change that" in message
+    assert "turn deletion protection off in a separate apply first" in message
+    assert "avoid the replacement (revert the change to username)" in message
+    assert message.endswith("The plan file was deleted")
+    only_destroy = blocked_message(blocked[2:3], ending="Nothing was applied")
+    assert "avoid the deletion (keep the resource in the configuration)" in only_destroy
+    assert only_destroy.endswith("Nothing was applied")
+
+
+def test_deletion_protection_values() -> None:
+    assert deletion_protection({"deletion_protection": True}) == "deletion_protection"
+    assert deletion_protection({"deletion_protection": "ACTIVE"}) == "deletion_protection"
+    assert deletion_protection({"deletion_protection": "INACTIVE"}) is None
+    assert deletion_protection({"enable_deletion_protection": None, "disable_api_termination": True}) == \
+        "disable_api_termination"
+    assert deletion_protection(None) is None and deletion_protection({}) is None
+    s = summarize(plan(rc("aws_db_instance.gone", ["delete"])))  # no prior state in the plan: nothing to read
+    assert blocked_changes(s) == []

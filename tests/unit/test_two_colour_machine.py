@@ -12,9 +12,10 @@ import pytest
 from pipeline_py.config import AnalysisConfig, BlueGreenConfig, CanaryConfig
 from pipeline_py.deploy import engine
 from pipeline_py.deploy.request import DeployRequest
+from pipeline_py.deploy.result import raise_for
 from pipeline_py.deploy.rollback import KNOWN_GOOD_TAG
 from pipeline_py.deploy.two_colour import TAG_STATE, TAG_STEPS
-from pipeline_py.errors import Aborted, BadInput
+from pipeline_py.errors import Aborted, BadInput, HumanNeeded
 from tests.fakes import HOLDER, TOPOLOGY, Behaviour, World, client_error, world
 
 ANALYSIS = AnalysisConfig(max_error_rate=0.01, min_requests=10, interval=5, period=1, failure_limit=0,
@@ -104,12 +105,18 @@ def test_traffic_that_cannot_be_restored_is_exit_3_and_keeps_the_new_colour_serv
     assert res["weights"] == {"blue": 90, "green": 10}
     assert desired(w) == {"blue": 3, "green": 3}
     assert w.ecs.services["app-green"].tags[TAG_STATE] == "restore-failed"
+    assert w.ecs.services["app-green"].task_definition == new
+    assert res["rollback"]["restored"] is False and res["new_colour_scaled_down"] is False
+    with pytest.raises(HumanNeeded) as failed:
+        raise_for(res)
+    assert failed.value.exit_code == 3
 
 
 def test_pause_then_promote_resumes_from_the_tags() -> None:
     w, _, new = setup()
     res = engine.deploy(w.ports, holder=HOLDER, req=request(new, pause_at=50))
     assert res["status"] == "paused" and w.router.current == {"blue": 50, "green": 50}
+    assert res["paused"]["weight"] == 50 and res["paused"]["colour"] == "green"
     green = w.ecs.services["app-green"]
     assert green.tags[TAG_STATE] == "paused" and green.tags[TAG_STEPS] == "10 50 100"
     res = engine.resume(w.ports, request(new), holder=HOLDER, action="promote")

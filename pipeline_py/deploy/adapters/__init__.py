@@ -11,6 +11,7 @@ from pipeline_py.deploy.adapters.dynamodb import DynamoLocks
 from pipeline_py.deploy.adapters.ecs import EcsServices
 from pipeline_py.deploy.adapters.elbv2 import ElbTargets, ListenerRouter
 from pipeline_py.deploy.ports import Ports
+from pipeline_py.deploy.topology import Topology
 from pipeline_py.report import Reporter
 
 
@@ -21,8 +22,11 @@ def aws_ports(aws: AwsFactory, reporter: Reporter, clock: Clock, *, lock_table: 
     def metrics_for(load_balancer_arn: str, period: int) -> CloudWatchMetrics:
         return CloudWatchMetrics(aws.client("cloudwatch"), load_balancer_arn, period)
 
+    def topology_router(topology: Topology) -> ListenerRouter:
+        return ListenerRouter(aws, topology)
+
     return Ports(
-        services=EcsServices(aws),
+        services=EcsServices(aws, clock),
         targets=ElbTargets(aws),
         alarms=CloudWatchAlarms(aws),
         scaling=AppAutoScaling(aws),
@@ -32,4 +36,5 @@ def aws_ports(aws: AwsFactory, reporter: Reporter, clock: Clock, *, lock_table: 
         router_for=router_for,
         metrics_for=metrics_for,
         api_calls=aws.counter.snapshot,
+        topology_router=topology_router,
     )

@@ -29,8 +29,8 @@ class DynamoLocks:
 
     def _missing_table(self, exc: ClientError) -> BadInput:
         return BadInput(
-            f"the deploy lock table {self.table!r} does not exist ({exc}). Create it: terraform's state-backend "
-            f"module makes it (output lock_table), or on the local stack `pipeline-py local infra`; "
+            f"the deploy lock table {self.table!r} does not exist ({exc}). Create it: terraform/bootstrap "
+            f"makes it (output lock_table), or on the local stack `pipeline-py local infra`; "
             f"its key is LockId (string). Or set lock.table to an existing table")
 
     def _call(self, op: str, **kwargs: Any) -> Any:
@@ -80,6 +80,10 @@ class DynamoLocks:
             current = self.describe(key)
             if current is None:  # released between the two calls: try once more
                 return self.acquire(key, holder, ttl, now)
+            if current.lock_id == info.lock_id:
+                # our own write: DynamoDB applied the PutItem, its answer was lost and botocore sent it
+                # again, which the condition then refused
+                return info
             raise LockHeld(current) from None
         return info
 

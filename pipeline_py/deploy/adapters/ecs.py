@@ -8,15 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from pipeline_py import taskdef
 from pipeline_py.aws import AwsFactory, error_code
-from pipeline_py.deploy.views import ServiceView, StoppedTask, td_label
+from pipeline_py.clock import Clock, SystemClock
+from pipeline_py.deploy.views import ServiceDeploymentView, ServiceView, StoppedTask, td_label
 from pipeline_py.errors import BadInput
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
+MISSING_HINT = (" (on AWS, the environment's terraform creates it: `pipeline-py terraform plan/apply`; on the local "
+                "stack, `pipeline-py local infra --env <env>`)")
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -24,9 +28,28 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[i : i + size]
 
 
+UPDATE_ATTEMPTS = 8
+UPDATE_BACKOFF = 0.2  # seconds, doubled per attempt
+_THROTTLING = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
+                         "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottledException"})
+
+
+def _throttled(exc: BaseException) -> bool:
+    return error_code(exc) in _THROTTLING
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: throttling, a 5xx, or the connection failing on the way."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return _throttled(exc) or status >= 500
+    return isinstance(exc, BotoConnectionError | HTTPClientError)
+
+
 class EcsServices:
-    def __init__(self, aws: AwsFactory) -> None:
+    def __init__(self, aws: AwsFactory, clock: Clock | None = None) -> None:
         self.aws = aws
+        self.clock: Clock = clock or SystemClock()
 
     @property
     def ecs(self) -> Any:
@@ -39,7 +62,7 @@ class EcsServices:
                 resp = self.ecs.describe_services(cluster=cluster, services=batch, include=["TAGS"])
             except ClientError as exc:
                 if error_code(exc) == "ClusterNotFoundException":
-                    raise BadInput(f"ECS cluster {cluster!r} not found") from None
+                    raise BadInput(f"ECS cluster {cluster!r} not found{MISSING_HINT}") from None
                 raise
             for s in resp.get("services", []):
                 if s.get("status") == "INACTIVE":
@@ -50,11 +73,13 @@ class EcsServices:
     def get(self, cluster: str, name: str) -> ServiceView:
         found = self.describe(cluster, [name])
         if name not in found:
-            raise BadInput(f"ECS service {name!r} not found in cluster {cluster!r}")
+            raise BadInput(f"ECS service {name!r} not found in cluster {cluster!r}{MISSING_HINT}")
         return found[name]
 
     def update(self, cluster: str, name: str, *, task_definition: str | None = None,
-               desired_count: int | None = None, force_new_deployment: bool = False) -> ServiceView:
+               desired_count: int | None = None, force_new_deployment: bool = False,
+               deployment_configuration: dict[str, Any] | None = None,
+               load_balancers: list[dict[str, Any]] | None = None) -> ServiceView:
         kwargs: dict[str, Any] = {}
         if task_definition is not None:
             kwargs["taskDefinition"] = task_definition
@@ -62,8 +87,61 @@ class EcsServices:
             kwargs["desiredCount"] = desired_count
         if force_new_deployment:
             kwargs["forceNewDeployment"] = True
-        resp = self.ecs.update_service(cluster=cluster, service=name, **kwargs)
-        return ServiceView.from_api(cluster, resp["service"])
+        if deployment_configuration is not None:
+            kwargs["deploymentConfiguration"] = deployment_configuration
+        if load_balancers is not None:
+            kwargs["loadBalancers"] = load_balancers
+        if task_definition is None and not force_new_deployment and deployment_configuration is None:
+            # only the desired count: repeating the call changes nothing, botocore may retry it
+            resp = self.ecs.update_service(cluster=cluster, service=name, **kwargs)
+            return ServiceView.from_api(cluster, resp["service"])
+        return self._update_once(cluster, name, kwargs)
+
+    def _update_once(self, cluster: str, name: str, kwargs: dict[str, Any]) -> ServiceView:
+        """``UpdateService`` that starts at most one deployment. An UpdateService that ECS applied but
+        whose answer was lost (a 5xx, a dropped connection) must not be sent again as is: with
+        ``forceNewDeployment`` or a new revision a second deployment would start. So the call goes
+        through a client that never retries by itself; after an ambiguous failure the service is read
+        again, and a deployment that was not there before means the update was applied."""
+        before = {d.id for d in self.get(cluster, name).deployments}
+        client = self.aws.client("ecs", retries=False)
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            try:
+                resp = client.update_service(cluster=cluster, service=name, **kwargs)
+                return ServiceView.from_api(cluster, resp["service"])
+            except (ClientError, BotoCoreError) as exc:
+                if not _transient(exc) or attempt == UPDATE_ATTEMPTS:
+                    raise
+                if not _throttled(exc):  # a throttled call was refused; any other may have been applied
+                    view = self.get(cluster, name)
+                    if any(d.id not in before for d in view.deployments):
+                        return view
+                self.clock.sleep(min(UPDATE_BACKOFF * 2 ** (attempt - 1), 5.0))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def service_deployments(self, cluster: str, service: str, statuses: Iterable[str] = ()) -> list[str]:
+        kwargs: dict[str, Any] = {"cluster": cluster, "service": service}
+        if statuses:
+            kwargs["status"] = list(statuses)
+        arns: list[str] = []
+        while True:
+            resp = self.ecs.list_service_deployments(**kwargs)
+            arns.extend(d["serviceDeploymentArn"] for d in resp.get("serviceDeployments", []))
+            if not resp.get("nextToken"):
+                return arns
+            kwargs["nextToken"] = resp["nextToken"]
+
+    def describe_service_deployments(self, arns: list[str]) -> list[ServiceDeploymentView]:
+        if not arns:
+            return []
+        resp = self.ecs.describe_service_deployments(serviceDeploymentArns=arns)
+        return [ServiceDeploymentView.from_api(d) for d in resp.get("serviceDeployments", [])]
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        self.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook_id, action=action)
+
+    def stop_service_deployment(self, arn: str, stop_type: str = "ROLLBACK") -> None:
+        self.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType=stop_type)
 
     def task_definition(self, arn: str) -> dict[str, Any] | None:
         try:

@@ -15,6 +15,9 @@ Modules:
   from the simulator, ``RunTask``/``StopTask``/``ListTasks``/``DescribeTasks`` serve simulated
   tasks, and ``ListServiceDeployments``/``DescribeServiceDeployments``/
   ``DescribeServiceRevisions``/``StopServiceDeployment`` (which moto lacks) are added.
+- :mod:`.ecs_native` — ECS-native blue/green, linear and canary (:mod:`pipeline_py.local.ecs_native`): ECS
+  moving moto's listener-rule weights, ``ContinueServiceDeployment`` (added), deployment configurations
+  validated as ECS does.
 - :mod:`.elbv2` — target health from :mod:`pipeline_py.local.elb_sim`: ``DescribeTargetHealth``,
   ``RegisterTargets``, ``DeregisterTargets`` (draining).
 - :mod:`.cloudwatch` — metrics answered from :mod:`pipeline_py.local.cloudwatch_sim` (moto keeps
@@ -24,8 +27,20 @@ Modules:
 - :mod:`.traffic` — :mod:`pipeline_py.local.traffic_sim` fed from moto's listeners and the simulated
   target health, publishing ALB metrics into the CloudWatch stores; the ``traffic`` control route.
 - :mod:`.faults` — the ``faults`` control route and the wrappers that obey it.
+- :mod:`.ecr` — ``DescribeImageScanFindings`` answered from what the ``scan-findings`` control route
+  was given (the local stack has no scanner), so the image scan gate can be rehearsed.
+- :mod:`.dataplane` — the real data plane (the ``runtime`` and ``listeners`` routes): tasks as Docker
+  containers, each ALB listener an HAProxy frontend following moto's ELBv2 state, target health from
+  real checks, ALB metrics from real requests.
+- :mod:`.appautoscaling` — ``DescribeScalableTargets`` as botocore's model shapes it (the required ``RoleARN``,
+  no JSON ``null``).
 - :mod:`.terraform_gaps` — what terraform-provider-aws needs and moto lacks, or reports back
   differently from AWS, so that a plan right after an apply shows no changes.
+- :mod:`.logs` — CloudWatch Logs filter patterns as CloudWatch applies them; what simulated tasks print.
+- :mod:`.cost` — Cost Explorer ``GetCostAndUsage`` and Budgets' spend from cost data recorded through the
+  ``cost`` control route.
+- :mod:`.rds` — RDS for PostgreSQL on real clusters (:mod:`pipeline_py.local.postgres`): instances,
+  snapshots as base backups, point-in-time restores as WAL replay, ``DatabaseConnections`` metrics.
 
 New modules: patch with :func:`~.core.patch_moto`, add a ticker with ``Fidelity.add_ticker`` and control
 routes with ``Fidelity.add_route``, and call the module's ``install`` from :func:`install` below.
@@ -40,7 +55,20 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pipeline_py.local.moto_ext import cloudwatch, ecs, elbv2, faults, terraform_gaps
+from pipeline_py.local.moto_ext import (
+    appautoscaling,
+    cloudwatch,
+    cost,
+    dataplane,
+    ecr,
+    ecs,
+    ecs_native,
+    elbv2,
+    faults,
+    logs,
+    rds,
+    terraform_gaps,
+)
 from pipeline_py.local.moto_ext.core import MOTO_RANGE, installed, moto_version_supported, patches
 from pipeline_py.local.moto_ext.fidelity import Fidelity
 
@@ -64,6 +92,13 @@ def install(timing: dict[str, Any] | None = None) -> Fidelity:
             cloudwatch.install()
             faults.install()
             terraform_gaps.install()
+            appautoscaling.install()
+            ecr.install(fidelity)
+            ecs_native.install(fidelity)
+            rds.install(fidelity)
+            logs.install(fidelity)
+            cost.install(fidelity)
+            dataplane.install(fidelity)
             core.set_installed(fidelity)
             return fidelity
         if timing is not None:

@@ -199,6 +199,7 @@ def _metric_stores(resp_or_backend: Any) -> list[cw.MetricStore]:
         extra = cw.MetricStore()
         for md in provided:
             key = cw.series_key(md.namespace, md.name, [(d.name, d.value) for d in md.dimensions])
+            extra.note_order(key, [(d.name, d.value) for d in md.dimensions])
             second = cw.epoch_seconds(md.timestamp)
             if hasattr(md, "value"):
                 extra.put_value(key, second, float(md.value), md.unit)
@@ -305,7 +306,7 @@ def _cw_get_metric_statistics(self: Any) -> Any:
     parsed = [(text, _stat(text, f"ExtendedStatistics.member.{i}")) for i, text in enumerate(extended, 1)]
     start = _time_param(self._get_param("StartTime"), "StartTime")
     end = _time_param(self._get_param("EndTime"), "EndTime")
-    if start >= end:
+    if math.floor(start) >= math.floor(end):  # whole seconds, as in get_metric_data
         raise errors.InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
     if not period or period < 1:
         raise errors.InvalidParameterValue("The parameter Period must be greater than 0.")
@@ -340,9 +341,11 @@ def _cw_get_metric_data(self: Any) -> Any:
     params = self._get_params()
     start = _time_param(params.get("StartTime"), "StartTime")
     end = _time_param(params.get("EndTime"), "EndTime")
-    if start > end:
+    # CloudWatch's time stamps are whole seconds (the API's ISO 8601 examples, one second the finest resolution):
+    # a window whose start and end fall in the same second is empty, and refused as moto refuses it
+    if math.floor(start) > math.floor(end):
         raise errors.ValidationError("The parameter EndTime must be greater than StartTime.")
-    if start == end:
+    if math.floor(start) == math.floor(end):
         raise errors.ValidationError("The parameter StartTime must not equal parameter EndTime.")
     scan_by = params.get("ScanBy") or "TimestampDescending"
     queries = params.get("MetricDataQueries") or []
@@ -381,11 +384,11 @@ def _cw_get_metric_data(self: Any) -> Any:
             continue
         expression = query["Expression"]
         if expression.strip().upper().startswith("SELECT"):
-            values, stamps = [], []  # Metrics Insights queries are not modelled
-        else:
-            raw_values, stamps = parse_expression(expression, results)
-            pairs = sorted(zip(stamps, [float(v) for v in raw_values], strict=True))
-            stamps, values = [t for t, _ in pairs], [v for _, v in pairs]
+            results.extend(_insights_results(self, query, start, end))
+            continue
+        raw_values, stamps = parse_expression(expression, results)
+        pairs = sorted(zip(stamps, [float(v) for v in raw_values], strict=True))
+        stamps, values = [t for t, _ in pairs], [v for _, v in pairs]
         results.append({"id": query["Id"], "label": query.get("Label") or query["Id"], "values": values,
                         "timestamps": stamps, "query": query})
     out = []
@@ -400,6 +403,30 @@ def _cw_get_metric_data(self: Any) -> Any:
         out.append({"Id": r["id"], "Label": r["label"], "Timestamps": stamps, "Values": values,
                     "StatusCode": "Complete", "Messages": []})
     return ActionResult({"MetricDataResults": out, "Messages": []})
+
+
+def _insights_results(resp: Any, query: dict[str, Any], start: float, end: float) -> list[dict[str, Any]]:
+    """A Metrics Insights query (:mod:`pipeline_py.local.metrics_insights`): one result per group, labelled with
+    the group's values (the query's Id without GROUP BY); what the local stack does not model is refused."""
+    from pipeline_py.local import metrics_insights
+
+    errors = _cw_errors()
+    try:
+        parsed = metrics_insights.parse(query["Expression"])
+    except metrics_insights.UnsupportedQuery as exc:
+        raise errors.ValidationError(str(exc)) from None
+    period = int(query.get("Period") or 0)
+    if period < 1:
+        raise errors.ValidationError(f"The parameter MetricDataQueries.member.Period is required for the "
+                                     f"Metrics Insights query {query['Id']}.")
+    fid = current()
+    with fid.lock:
+        series = metrics_insights.run(parsed, _metric_stores(resp), start, end, period)
+    out = []
+    for label, points in series:
+        out.append({"id": query["Id"], "label": query.get("Label") or label or query["Id"],
+                    "values": [v for _, v in points], "timestamps": [cw.utc(t) for t, _ in points], "query": query})
+    return out
 
 
 def _cw_describe_alarms(self: Any) -> Any:
@@ -422,13 +449,14 @@ def _cw_list_metrics(self: Any) -> Any:
     except ValueError:
         raise _cw_errors().InvalidParameterValue("Request parameter NextToken is invalid") from None
     with fid.lock:
-        keys: set[cw.SeriesKey] = set()
+        keys: dict[cw.SeriesKey, tuple[tuple[str, str], ...]] = {}
         for store in _metric_stores(self):
-            keys.update(store.keys(namespace, metric_name, dimensions))
+            for key in store.keys(namespace, metric_name, dimensions):
+                keys.setdefault(key, store.dimensions_of(key))
     ordered = sorted(keys)
     page = ordered[offset:offset + 500]
-    metrics = [{"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": n, "Value": v} for n, v in dims]}
-               for ns, name, dims in page]
+    metrics = [{"Namespace": key[0], "MetricName": key[1],
+                "Dimensions": [{"Name": n, "Value": v} for n, v in keys[key]]} for key in page]
     result: dict[str, Any] = {"Metrics": metrics}
     if offset + 500 < len(ordered):
         result["NextToken"] = str(offset + 500)

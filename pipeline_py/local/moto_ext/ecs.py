@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import random
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,6 +22,7 @@ from pipeline_py.local.ecs_sim import (
     TaskDefinition,
 )
 from pipeline_py.local.elb_sim import Target, TargetGroupConfig
+from pipeline_py.local.moto_ext import ecs_native
 from pipeline_py.local.moto_ext.core import current, original_of, patch_moto
 from pipeline_py.local.moto_ext.elbv2 import load_balancers_using
 
@@ -58,6 +60,14 @@ class ServiceView:
 #   moto.ecs.exceptions: ECSException, EcsClientException, InvalidParameterException,
 #     ServiceNotFoundException
 #   moto.core.responses.ActionResult(.result), EmptyResult
+#   for moto's own tasks (EC2 placement, task sets) and the members AWS always returns:
+#     EC2ContainerServiceResponse: describe_clusters (wrapped), current_account, _include_in_response,
+#       _exclude_from_response; moto.ecs.responses.DESCRIBE_TASKS_TAGS
+#     EC2ContainerServiceBackend: _get_resource(arn, parsed_arn) and create_task_set(service, cluster_str, ...)
+#       and register_task_definition (wrapped), _calculate_task_resource_requirements, account_id
+#     ContainerInstance: status, container_instance_arn, remaining_resources (name/integerValue/stringSetValue)
+#     Task (moto's): task_arn, group, last_status, advance(); Service: role_arn (set with the other members)
+#     TaskDefinition: execution_role_arn, task_role_arn (read), registered_at/registered_by/requires_attributes (set)
 
 
 def install() -> None:
@@ -75,6 +85,12 @@ def install() -> None:
     patch_moto(R, "describe_service_deployments", _ecs_describe_service_deployments)
     patch_moto(R, "describe_service_revisions", _ecs_describe_service_revisions)
     patch_moto(R, "stop_service_deployment", _ecs_stop_service_deployment)
+    patch_moto(R, "describe_clusters", _ecs_describe_clusters)
+    from moto.ecs.models import EC2ContainerServiceBackend as B
+
+    patch_moto(B, "_get_resource", _ecs_get_resource)
+    patch_moto(B, "create_task_set", _ecs_create_task_set)
+    patch_moto(B, "register_task_definition", _ecs_register_task_definition)
 
 
 def _ecs_errors() -> Any:
@@ -123,6 +139,24 @@ def _launch_settings(cluster: Any, launch_type: str | None,
     return "EC2", ()
 
 
+def _check_launch_request(launch_type: str | None, strategy: list[dict[str, Any]] | None) -> None:
+    """What RunTask checks before it looks anything up (an unknown cluster is reported after these)."""
+    if launch_type and launch_type not in ("EC2", "FARGATE", "EXTERNAL"):
+        raise _invalid("launch type should be one of [EC2,FARGATE,EXTERNAL]")
+    if launch_type and strategy:
+        # "If a capacityProviderStrategy is specified, the launchType parameter must be omitted." (RunTask)
+        raise _invalid("Specify either Launch Type or Capacity Provider Strategy, but not both.")
+
+
+def _on_container_instances(backend: Any, cluster: Any, launch_type: str | None,
+                            strategy: tuple[dict[str, Any], ...]) -> bool:
+    """The EC2 launch type (or an EC2 capacity provider) on a cluster with registered container instances:
+    tasks must be placed on an instance."""
+    if _is_fargate(launch_type, strategy) or launch_type == "EXTERNAL":
+        return False
+    return bool(backend.container_instances.get(cluster.name))
+
+
 def _placement_error(backend: Any, cluster: Any, launch_type: str | None,
                      strategy: tuple[dict[str, Any], ...]) -> str | None:
     if _is_fargate(launch_type, strategy) or launch_type == "EXTERNAL":
@@ -132,14 +166,29 @@ def _placement_error(backend: Any, cluster: Any, launch_type: str | None,
     return "No Container Instances were found in your cluster."
 
 
+EC2_SERVICES_UNSUPPORTED = (
+    "The local stack does not place service tasks on EC2 container instances: a service with the EC2 launch type "
+    "(or an EC2 capacity provider) on a cluster with registered container instances is not modelled. Use FARGATE; "
+    "RunTask places EC2 tasks with moto's placement model (CPU, memory, host ports).")
+
+
+def _refuse_ec2_service(backend: Any, cluster: Any, launch_type: str | None,
+                        strategy: tuple[dict[str, Any], ...]) -> None:
+    if _on_container_instances(backend, cluster, launch_type, strategy):
+        raise _error("UnsupportedFeatureException", EC2_SERVICES_UNSUPPORTED)
+
+
 def _validate_launch(td: TaskDefinition, launch_type: str | None, strategy: tuple[dict[str, Any], ...],
                      network: dict[str, Any] | None, account: str, region: str) -> None:
     if _is_fargate(launch_type, strategy) and "FARGATE" not in td.compatibilities:
         raise _client_error("Task definition does not support launch_type FARGATE.")
     if td.network_mode == "awsvpc":
-        if not network or not (network.get("awsvpcConfiguration") or {}).get("subnets"):
+        conf = (network or {}).get("awsvpcConfiguration")
+        if not conf or conf.get("subnets") is None:
             raise _invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
-        _validate_network(network, account, region)
+        if not conf["subnets"]:
+            raise _invalid("subnets can not be empty.")
+        _validate_network(network or {}, account, region)
 
 
 def _validate_network(network: dict[str, Any], account: str, region: str) -> None:
@@ -196,7 +245,9 @@ def _ecs_create_service(self: Any) -> Any:
         scheduling = self._get_param("schedulingStrategy") or "REPLICA"
         td_str = self._get_param("taskDefinition")
         if controller != "ECS" or scheduling != "REPLICA" or not td_str:
-            return original_of(type(self), "create_service")(self)
+            result = original_of(type(self), "create_service")(self)
+            _complete_service(result.result["service"], self)
+            return result
         cluster = backend._get_cluster(self._get_param("cluster", "default"))
         name = self._get_param("serviceName")
         existing = backend.services.get(f"{cluster.name}:{name}")
@@ -208,14 +259,19 @@ def _ecs_create_service(self: Any) -> Any:
                 raise _invalid("Unable to Start a service that is still Draining.")
         td = taskdef_from_moto(backend.describe_task_definition(td_str))
         account, region = _account_region(self)
+        if self._get_param("launchType") and self._get_param("capacityProviderStrategy"):
+            raise _invalid("Specify either Launch Type or Capacity Provider Strategy, but not both.")
         launch_type, strategy = _launch_settings(cluster, self._get_param("launchType"),
                                                  self._get_param("capacityProviderStrategy"))
         network = self._get_param("networkConfiguration")
         _validate_launch(td, launch_type, strategy, network, account, region)
+        ecs_native.validate_request(self, None)
         lbs = [LoadBalancerRef.from_api(lb) for lb in self._get_param("loadBalancers") or []]
         _validate_load_balancers(td, lbs, fid.world)
+        _refuse_ec2_service(backend, cluster, launch_type, strategy)
         result = original_of(type(self), "create_service")(self)
         service = result.result["service"]
+        _complete_service(service, self)
         if strategy:
             service.launch_type = None
             service.capacity_provider_strategy = list(strategy)
@@ -230,6 +286,58 @@ def _ecs_create_service(self: Any) -> Any:
         fid.ecs.create_service(spec, fid.now())
         fid.ecs.advance(fid.now())
         return ActionResult({"service": fid.service_view(service)})
+
+
+def _complete_service(service: Any, resp: Any) -> None:
+    """Members DescribeServices always returns that moto's Service lacks: the placement settings (empty lists
+    when none were given), who created the service, whether ECS Exec is on, and the role ECS uses for the load
+    balancer (the ECS service-linked role unless one was given)."""
+    account = resp.current_account
+    service.placement_constraints = resp._get_param("placementConstraints") or []
+    service.placement_strategy = resp._get_param("placementStrategy") or []
+    service.enable_execute_command = bool(resp._get_param("enableExecuteCommand"))
+    service.created_by = f"arn:aws:iam::{account}:root"
+    if not getattr(service, "role_arn", None):
+        service.role_arn = f"arn:aws:iam::{account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
+
+
+def _ecs_register_task_definition(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """What ECS adds to a registered revision and moto does not: when and by whom it was registered, and the
+    container-instance attributes it requires (derived from the definition as ECS derives them)."""
+    td = original_of(type(self), "register_task_definition")(self, *args, **kwargs)
+    td.registered_at = datetime.now(timezone.utc)
+    td.registered_by = f"arn:aws:iam::{self.account_id}:root"
+    td.requires_attributes = [{"name": n} for n in required_attributes(td)]
+    return td
+
+
+def required_attributes(td: Any) -> list[str]:
+    """``requiresAttributes`` of a task definition: the capabilities its settings need (Amazon ECS developer
+    guide, "Amazon ECS container agent" capabilities; a subset: remote API, task ENI, log drivers, execution
+    role, ECR, task role, secrets, container health checks)."""
+    names = ["com.amazonaws.ecs.capability.docker-remote-api.1.18"]
+    execution_role = getattr(td, "execution_role_arn", None)
+    for c in td.container_definitions or []:
+        log_driver = (c.get("logConfiguration") or {}).get("logDriver")
+        if log_driver:
+            names.append(f"com.amazonaws.ecs.capability.logging-driver.{log_driver}")
+            if log_driver == "awslogs" and execution_role:
+                names.append("ecs.capability.execution-role-awslogs")
+        if ".dkr.ecr." in str(c.get("image") or ""):
+            names.append("com.amazonaws.ecs.capability.ecr-auth")
+            if execution_role:
+                names.append("ecs.capability.execution-role-ecr-pull")
+        if c.get("healthCheck"):
+            names.append("ecs.capability.container-health-check")
+        for secret in c.get("secrets") or []:
+            source = str(secret.get("valueFrom") or "")
+            names.append("ecs.capability.secrets.ssm.environment-variables" if ":ssm:" in source or ":" not in source
+                         else "ecs.capability.secrets.asm.environment-variables")
+    if getattr(td, "task_role_arn", None):
+        names.append("com.amazonaws.ecs.capability.task-iam-role")
+    if td.network_mode == "awsvpc":
+        names.append("ecs.capability.task-eni")
+    return list(dict.fromkeys(names))
 
 
 def _ecs_update_service(self: Any) -> Any:
@@ -261,6 +369,8 @@ def _ecs_update_service(self: Any) -> Any:
                 effective_launch, effective_strategy = sim.launch_type, sim.capacity_provider_strategy
             effective_network = network if network is not None else sim.network_configuration
             _validate_launch(effective_td, effective_launch, effective_strategy, effective_network, account, region)
+            _refuse_ec2_service(backend, backend._get_cluster(cluster_str), effective_launch, effective_strategy)
+        ecs_native.validate_request(self, sim)
         raw_lbs = self._get_param("loadBalancers")
         lbs = [LoadBalancerRef.from_api(lb) for lb in raw_lbs] if raw_lbs is not None else None
         _validate_load_balancers(effective_td, list(lbs if lbs is not None else sim.load_balancers), fid.world)
@@ -307,6 +417,7 @@ def _ecs_run_task(self: Any) -> Any:
     fid = current()
     with fid.lock:
         backend = self.ecs_backend
+        _check_launch_request(self._get_param("launchType"), self._get_param("capacityProviderStrategy"))
         cluster = backend._get_cluster(self._get_param("cluster", "default"))
         td = taskdef_from_moto(backend.describe_task_definition(self._get_param("taskDefinition")))
         count = self._get_int_param("count", 1)
@@ -317,6 +428,8 @@ def _ecs_run_task(self: Any) -> Any:
                                                  self._get_param("capacityProviderStrategy"))
         network = self._get_param("networkConfiguration")
         _validate_launch(td, launch_type, strategy, network, account, region)
+        if _on_container_instances(backend, cluster, launch_type, strategy):
+            return _run_on_container_instances(self, backend, cluster, count)
         placement = _placement_error(backend, cluster, launch_type, strategy)
         if placement:
             raise _invalid(placement)
@@ -326,6 +439,36 @@ def _ecs_run_task(self: Any) -> Any:
             started_by=self._get_param("startedBy") or "", group=self._get_param("group"),
             tags=self._get_param("tags") or [], platform_version=self._get_param("platformVersion"))
         return ActionResult({"tasks": [fid.ecs.task_view(t) for t in tasks], "failures": []})
+
+
+def _run_on_container_instances(resp: Any, backend: Any, cluster: Any, count: int) -> Any:
+    """EC2 placement as moto models it (the task's CPU, memory and host ports reserved on the first registered
+    instance they fit on, released by StopTask), plus the failures ECS reports for the tasks that did not fit:
+    one per active container instance, ``RESOURCE:CPU``, ``RESOURCE:MEMORY`` or ``RESOURCE:PORTS``. These
+    tasks are moto's: RUNNING at once, outside the simulator (no lifecycle, no runtime)."""
+    result = original_of(type(resp), "run_task")(resp)
+    if len(result.result["tasks"]) < count:
+        td = backend.describe_task_definition(resp._get_param("taskDefinition"))
+        need = backend._calculate_task_resource_requirements(td)
+        failures = []
+        for instance in backend.container_instances.get(cluster.name, {}).values():
+            reason = _missing_resource(instance, need) if instance.status == "ACTIVE" else None
+            if reason:
+                failures.append({"arn": instance.container_instance_arn, "reason": reason})
+        result.result["failures"] = failures
+    return result
+
+
+def _missing_resource(instance: Any, need: dict[str, Any]) -> str | None:
+    remaining = {r.get("name"): r for r in instance.remaining_resources}
+    if need.get("CPU", 0) > (remaining.get("CPU") or {}).get("integerValue", 0):
+        return "RESOURCE:CPU"
+    if need.get("MEMORY", 0) > (remaining.get("MEMORY") or {}).get("integerValue", 0):
+        return "RESOURCE:MEMORY"
+    taken = set((remaining.get("PORTS") or {}).get("stringSetValue") or [])
+    if any(str(port) in taken for port in need.get("PORTS") or []):
+        return "RESOURCE:PORTS"
+    return None
 
 
 def _moto_tasks(backend: Any, cluster: Any) -> dict[str, Any]:
@@ -344,6 +487,13 @@ def _ecs_describe_tasks(self: Any) -> Any:
         if not refs:
             raise _invalid("Tasks cannot be empty.")
         include_tags = "TAGS" in (self._get_param("include") or [])
+        # moto's serializer drops or keeps the tags of its own tasks by this switch (as moto's describe_tasks)
+        from moto.ecs.responses import DESCRIBE_TASKS_TAGS
+
+        if include_tags:
+            self._include_in_response(DESCRIBE_TASKS_TAGS)
+        else:
+            self._exclude_from_response(DESCRIBE_TASKS_TAGS)
         account, region = _account_region(self)
         own = _moto_tasks(backend, cluster)
         fid.ecs.advance(fid.now())
@@ -357,6 +507,7 @@ def _ecs_describe_tasks(self: Any) -> Any:
             match = next((t for arn, t in own.items() if arn == ref or arn.endswith("/" + ref.rsplit("/", 1)[-1])),
                          None)
             if match is not None:
+                match.advance()  # moto's state manager moves its tasks along per describe, as moto's describe_tasks
                 tasks.append(match)
                 continue
             arn = ref if ref.startswith("arn:") else f"arn:aws:ecs:{region}:{account}:task/{cluster.name}/{ref}"
@@ -384,9 +535,13 @@ def _ecs_list_tasks(self: Any) -> Any:
             arns = [t.arn for t in fid.ecs.list_tasks(cluster.arn, service_name=service_name, family=family,
                                                       desired_status=desired, started_by=started_by,
                                                       launch_type=self._get_param("launchType"))]
-        if _moto_tasks(backend, cluster) and not service_name:
+        if _moto_tasks(backend, cluster):
+            # moto's own tasks: EC2 placements and the tasks of task sets (services on the EXTERNAL controller,
+            # marked with their service's group by _ecs_create_task_set)
+            group = f"service:{service_name.rsplit('/', 1)[-1]}" if service_name else None
             arns += [t.task_arn for t in backend.list_tasks(cluster.name, container_instance, family, started_by,
-                                                            None, desired) if t.task_arn not in arns]
+                                                            None, desired)
+                     if t.task_arn not in arns and (group is None or t.group == group)]
         limit = int(self._get_param("maxResults") or 100)
         start = int(self._get_param("nextToken") or 0)
         page = arns[start:start + limit]
@@ -413,6 +568,57 @@ def _ecs_stop_task(self: Any) -> Any:
         fid.ecs.stop_task(task, fid.now(), self._get_param("reason"))
         fid.ecs.advance(fid.now())
         return ActionResult({"task": fid.ecs.task_view(task)})
+
+
+def _ecs_describe_clusters(self: Any) -> Any:
+    """``runningTasksCount`` and ``pendingTasksCount`` count the cluster's tasks: the simulator's (PENDING means
+    PROVISIONING, PENDING or ACTIVATING, the states before RUNNING) and moto's own (EC2 placements, task sets).
+    moto's counters would instead add a service's desired count as soon as the service exists."""
+    fid = current()
+    with fid.lock:
+        fid.ecs.advance(fid.now())
+        result = original_of(type(self), "describe_clusters")(self)
+        backend = self.ecs_backend
+        views = []
+        for cluster in result.result["clusters"]:
+            running = pending = 0
+            for task in fid.ecs.all_tasks():
+                if task.cluster_arn == cluster.arn:
+                    running += task.last_status == "RUNNING"
+                    pending += task.last_status in ecs_sim.STARTING_STATES
+            for task in backend.tasks.get(cluster.name, {}).values():
+                status = task.last_status
+                running += status == "RUNNING"
+                pending += status in ecs_sim.STARTING_STATES
+            views.append(ServiceView(cluster, {"runningTasksCount": running, "pendingTasksCount": pending}))
+        result.result["clusters"] = views
+        return result
+
+
+def _ecs_get_resource(self: Any, resource_arn: str, parsed_arn: dict[str, str]) -> Any:
+    """Tag operations (TagResource, UntagResource, ListTagsForResource) on a simulated task find the
+    simulator's task, whose ``tags`` they read and write."""
+    if parsed_arn.get("service") == "task":
+        fid = current()
+        with fid.lock:
+            task = fid.ecs.find_task(resource_arn)
+        if task is not None:
+            return task
+        if not any(t.task_arn == resource_arn for t in self.list_tasks()):
+            raise _invalid("The specified task was not found.")
+    return original_of(type(self), "_get_resource")(self, resource_arn, parsed_arn)
+
+
+def _ecs_create_task_set(self: Any, service: str, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
+    """moto starts a task set's tasks as its own; they are marked with their service's group
+    (``service:<name>``), as ECS marks every task of a service, so that ``ListTasks(serviceName=)`` finds them."""
+    cluster = self._get_cluster(cluster_str)
+    before = set(self.tasks.get(cluster.name, {}))
+    task_set = original_of(type(self), "create_task_set")(self, service, cluster_str, *args, **kwargs)
+    for arn, task in self.tasks.get(cluster.name, {}).items():
+        if arn not in before:
+            task.group = f"service:{service.rsplit('/', 1)[-1]}"
+    return task_set
 
 
 def _ecs_list_service_deployments(self: Any) -> Any:
@@ -518,6 +724,8 @@ class MotoWorld:
     def __init__(self) -> None:
         self._rng = random.Random()
         self._spread = 0
+        # with a container runtime, the task's address comes from it (a loopback address per task)
+        self.address_source: Callable[[Task], str] | None = None
 
     @staticmethod
     def _split(arn: str) -> tuple[str, str]:
@@ -546,7 +754,11 @@ class MotoWorld:
             healthy_threshold=int(tg.healthy_threshold_count or 5),
             unhealthy_threshold=int(tg.unhealthy_threshold_count or 2),
             deregistration_delay=float(tg.attributes.get("deregistration_delay.timeout_seconds", 300)),
-            in_use=bool(load_balancers_using(backend, arn)))
+            in_use=bool(load_balancers_using(backend, arn)),
+            health_check_path=str(tg.health_check_path or "/"),
+            health_check_protocol=str(tg.health_check_protocol or "HTTP"),
+            health_check_timeout=float(tg.health_check_timeout_seconds or 5),
+            matcher=str((getattr(tg, "matcher", None) or {}).get("HttpCode") or "200"))
 
     def resolve_image(self, image: str, account: str, region: str) -> tuple[str | None, str | None]:
         from moto.ecr.models import ecr_backends
@@ -580,7 +792,7 @@ class MotoWorld:
         try:
             ec2 = ec2_backends[task.account][task.region]
             subnet = ec2.get_subnet(subnet_id)
-            ip = self._free_ip(ec2, subnet)
+            ip = self.address_source(task) if self.address_source is not None else self._free_ip(ec2, subnet)
             eni = ec2.create_network_interface(
                 subnet=subnet_id, private_ip_address=ip, group_ids=list(conf.get("securityGroups") or []),
                 description=f"arn:aws:ecs:{task.region}:{task.account}:attachment/{task.attachment_id}")
@@ -590,7 +802,8 @@ class MotoWorld:
             return Eni(eni.id, ip, str(subnet_id), eni.mac_address, dns, subnet.availability_zone)
         except Exception:
             log.exception("could not create the ENI of task %s in %s", task.id, subnet_id)
-            ip = f"10.{self._rng.randrange(256)}.{self._rng.randrange(256)}.{self._rng.randrange(4, 255)}"
+            ip = (self.address_source(task) if self.address_source is not None
+                  else f"10.{self._rng.randrange(256)}.{self._rng.randrange(256)}.{self._rng.randrange(4, 255)}")
             return Eni(f"eni-{self._rng.getrandbits(68):017x}", ip, subnet_id, "", _private_dns(ip, task.region), "")
 
     def _free_ip(self, ec2: Any, subnet: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pipeline_py.local.elb_sim import DRAINING
 from pipeline_py.local.moto_ext.core import current, original_of, patch_moto
 
 log = logging.getLogger("pipeline_py.local")
@@ -22,6 +23,9 @@ log = logging.getLogger("pipeline_py.local")
 #   FakeLoadBalancer.listeners; FakeListener: default_actions, rules; FakeRule.actions; FakeAction.data
 #   FakeHealthStatus: instance_id, port, health_check_port, status, reason, description
 #   moto.elbv2.exceptions: TargetGroupNotFoundError, InvalidTargetError
+#   ELBv2Backend.create_load_balancer(..., scheme=) and FakeAction.__init__(data) (wrapped: the members AWS
+#     always returns); FakeHealthStatus.reason "Target.InvalidState" for an instance target whose EC2 instance
+#     is stopped; FakeTargetGroup.targets losing a terminated instance (ELBv2Backend.notify_terminate_instances)
 
 
 def install() -> None:
@@ -30,6 +34,29 @@ def install() -> None:
     patch_moto(R, "describe_target_health", _elb_describe_target_health)
     patch_moto(R, "register_targets", _elb_register_targets)
     patch_moto(R, "deregister_targets", _elb_deregister_targets)
+    from moto.elbv2.models import ELBv2Backend, FakeAction
+
+    patch_moto(ELBv2Backend, "create_load_balancer", _elb_create_load_balancer)
+    patch_moto(FakeAction, "__init__", _elb_action_init)
+
+
+def _elb_create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """A load balancer created without ``Scheme`` is internet-facing (moto's answer had no Scheme)."""
+    if kwargs.get("scheme") is None:
+        kwargs["scheme"] = "internet-facing"
+    from moto.elbv2.models import ELBv2Backend
+
+    return original_of(ELBv2Backend, "create_load_balancer")(self, *args, **kwargs)
+
+
+def _elb_action_init(self: Any, data: dict[str, Any]) -> None:
+    """A forward action to one target group: ELB answers with its ForwardConfig too (that group at weight 1,
+    stickiness off), as for a weighted forward."""
+    if data.get("Type") == "forward" and data.get("TargetGroupArn") and "ForwardConfig" not in data:
+        data = {**data, "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": data["TargetGroupArn"], "Weight": 1}]}}
+    from moto.elbv2.models import FakeAction
+
+    original_of(FakeAction, "__init__")(self, data)
 
 
 def load_balancers_using(backend: Any, target_group_arn: str) -> set[str]:
@@ -68,11 +95,22 @@ def _elb_describe_target_health(self: Any) -> Any:
         tg = backend.target_groups.get(arn)
         if tg is None:
             raise TargetGroupNotFoundError()
-        fid.ecs.advance(fid.now())
+        now = fid.now()
+        fid.ecs.advance(now)
         out = []
         for h in backend.describe_target_health(arn, self._get_param("Targets", [])):
             sim = fid.elb.get(arn, h.instance_id, int(h.port))
-            out.append(sim.describe(tg.health_check_port) if sim is not None else _moto_health(h))
+            if sim is not None and h.instance_id not in tg.targets and sim.state != DRAINING:
+                # moto dropped the registration behind our back: EC2 terminated the instance. ELB deregisters
+                # a terminated instance, which drains for the deregistration delay.
+                config = fid.world.target_group(arn)
+                sim = fid.elb.deregister(arn, h.instance_id, int(h.port), now,
+                                         config.deregistration_delay if config else 0.0)
+            if h.reason == "Target.InvalidState":
+                # an instance target whose EC2 instance is stopped: unused, "Target is in the stopped state"
+                out.append(_moto_health(h))
+            else:
+                out.append(sim.describe(tg.health_check_port) if sim is not None else _moto_health(h))
         return ActionResult({"TargetHealthDescriptions": out})
 
 

@@ -41,9 +41,12 @@ class Fidelity:
         self.metrics = CloudWatchWorld(self)
         self.traffic = TrafficWorld(self)
         self.faults = Faults()
+        self.endpoint: str | None = None  # the server's own URL, once it serves
+        self.dataplane: Any = None  # the real data plane (moto_ext.dataplane) while the docker runtime runs
         # order matters: target health moves first, then requests flow, then alarms look at the data
         self.tickers: list[Ticker] = [self.ecs, self.traffic, self.metrics]
         self.routes: dict[str, ControlRoute] = {}
+        self.closers: list[Callable[[], None]] = []
         self.add_route("status", self._route_status)
         self.add_route("timing", self._route_timing)
         self.add_route("traffic", self.traffic.route)
@@ -68,6 +71,8 @@ class Fidelity:
             now = self.clock()
             self.ecs.advance(now)
             self.traffic.tick(now)
+            if self.dataplane is not None:
+                self.dataplane.publish(now)
             self.metrics.tick(now)
 
     def add_ticker(self, ticker: Ticker) -> None:
@@ -76,6 +81,18 @@ class Fidelity:
 
     def add_route(self, name: str, handler: ControlRoute) -> None:
         self.routes[name] = handler
+
+    def add_closer(self, closer: Callable[[], None]) -> None:
+        """Run by ``close()``: what an extension started outside this process (PostgreSQL clusters)."""
+        self.closers.append(closer)
+
+    def close(self) -> None:
+        """The server stops: stop what the extensions started (each closer once per start)."""
+        for closer in list(self.closers):
+            try:
+                closer()
+            except Exception:  # one failing closer must not keep the others' processes running
+                log.exception("closing %r failed", closer)
 
     def tick(self) -> None:
         now = self.clock()

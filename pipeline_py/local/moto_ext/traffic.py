@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from typing import TYPE_CHECKING, Any
 
 from pipeline_py.local.elb_sim import HEALTHY, UNAVAILABLE, UNHEALTHY, Target
@@ -58,12 +59,17 @@ class TrafficWorld:
         self.sim = TrafficSim(fid.metrics.sink)
         self.rate: float | None = None
         self.overrides: dict[str, float] = {}
+        # off while the real data plane (moto_ext.dataplane) carries real requests through real listeners
+        self.enabled = True
 
     @property
     def default_rate(self) -> float:
         return self.rate if self.rate is not None else self.fid.timing.traffic_rate
 
     def tick(self, now: float) -> None:
+        if not self.enabled:
+            self.sim.last = None  # when switched back on, no traffic is invented for the gap
+            return
         self.sim.advance(self.fid.wall_seconds(), self.topology())
 
     def reset(self) -> None:
@@ -134,9 +140,14 @@ class TrafficWorld:
 
     def route(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         if method in ("POST", "PUT"):
-            if not isinstance(payload, dict) or set(payload) - {"rate", "listeners"}:
+            if not isinstance(payload, dict) or set(payload) - {"rate", "listeners", "noise_seed"}:
                 raise ValueError("traffic: expected {\"rate\": N, \"listeners\": {\"<listener/rule/LB ARN, LB name "
-                                 "or name:port>\": N}}")
+                                 "or name:port>\": N}, \"noise_seed\": S or null}")
+            if "noise_seed" in payload:
+                seed = payload["noise_seed"]
+                if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+                    raise ValueError("traffic: noise_seed must be a whole number (binomial errors) or null")
+                self.sim.rng = None if seed is None else random.Random(seed)
             rate = _rate(payload["rate"], "rate") if payload.get("rate") is not None else None
             listeners = payload.get("listeners") or {}
             if not isinstance(listeners, dict):

@@ -10,10 +10,12 @@ nat_gateway_per_az = true
 
 certificate_arn         = null
 alb_deletion_protection = true
+alb_access_logs         = { enabled = true, retention_days = 30 }
 
 task_cpu        = 256
 task_memory     = 512
 colours         = ["blue"]
+native_enabled  = true # ECS-native blue/green, linear and canary on the one service (pipeline-py's ecs-*)
 desired_count   = 1
 autoscaling_min = 1
 autoscaling_max = 2

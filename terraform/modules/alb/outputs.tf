@@ -55,3 +55,8 @@ output "http_redirect_listener_arn" {
   description = "Port 80 redirect listener, when a certificate is configured."
   value       = one(aws_lb_listener.http_redirect[*].arn)
 }
+
+output "access_logs_bucket" {
+  description = "Bucket the access logs go to (created or given), or null when they are off."
+  value       = local.logs_bucket
+}

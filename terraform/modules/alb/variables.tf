@@ -110,10 +110,31 @@ variable "deletion_protection" {
   default     = true
 }
 
-variable "access_logs_bucket" {
-  description = "S3 bucket for access logs; null = off."
+variable "access_logs" {
+  description = "Access logs to S3. enabled = false: off. bucket = null: the module creates <name>-alb-logs-<account> (SSE-S3, which is all ELB log delivery supports; versioned; TLS only; expiring after retention_days) with the ELB log-delivery policy; else an existing bucket that already allows ELB log delivery under prefix."
+  type = object({
+    enabled        = optional(bool, false)
+    bucket         = optional(string)
+    prefix         = optional(string)
+    retention_days = optional(number, 90)
+  })
+  default = {}
+
+  validation {
+    condition     = var.access_logs.retention_days >= 1
+    error_message = "access_logs.retention_days must be at least 1."
+  }
+}
+
+variable "waf_web_acl_arn" {
+  description = "WAFv2 web ACL (REGIONAL scope) to associate with the ALB; null = none."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.waf_web_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/", var.waf_web_acl_arn))
+    error_message = "waf_web_acl_arn must be the ARN of a REGIONAL WAFv2 web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/...)."
+  }
 }
 
 variable "tags" {

@@ -99,9 +99,10 @@ resource "aws_ecs_service" "this" {
   tags = merge(var.tags, { Colour = each.key })
 
   # The pipeline owns the running revision and the task count (see terraform-aws-modules/
-  # terraform-aws-ecs#342): a plan after a deploy must not want to roll the service back.
+  # terraform-aws-ecs#342): a plan after a deploy must not want to roll the service back. An ECS-native
+  # deploy (pipeline-py's ecs-*) also sets the deployment alarms ECS rolls back on (native.ecs_alarms).
   lifecycle {
-    ignore_changes = [task_definition, desired_count]
+    ignore_changes = [task_definition, desired_count, alarms]
   }
 }
 

@@ -42,3 +42,15 @@ output "log_group_name" {
   description = "Application log group."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "native" {
+  description = "ECS-native deploys (config: native.*): the alternate target group, the production and test listener rules and the role ECS assumes; null when native is off."
+  value = local.native ? {
+    service_name                 = aws_ecs_service.this[local.native_service].name
+    production_target_group_arn  = local.native_primary
+    alternate_target_group_arn   = aws_lb_target_group.alternate[0].arn
+    production_listener_rule_arn = aws_lb_listener_rule.native_production[0].arn
+    test_listener_rule_arn       = aws_lb_listener_rule.native_test[0].arn
+    infrastructure_role_arn      = aws_iam_role.ecs_infrastructure[0].arn
+  } : null
+}

@@ -173,3 +173,22 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "native" {
+  description = "ECS-native blue/green, linear and canary on the primary colour's service: an alternate target group, a production rule on production_listener_arn and a test rule on test_listener_arn weighted between it and the service's target group, and the role ECS assumes to move the weights. pipeline-py sets the strategy and advancedConfiguration (provider 5.x cannot)."
+  type = object({
+    enabled                 = optional(bool, false)
+    vpc_id                  = optional(string)
+    production_listener_arn = optional(string)
+    test_listener_arn       = optional(string)
+    rule_priority           = optional(number, 1)
+    health_check_path       = optional(string, "/health")
+    deregistration_delay    = optional(number, 30)
+  })
+  default = {}
+
+  validation {
+    condition     = !var.native.enabled || (var.native.vpc_id != null && var.native.production_listener_arn != null && var.native.test_listener_arn != null)
+    error_message = "native.enabled needs native.vpc_id, native.production_listener_arn and native.test_listener_arn."
+  }
+}

@@ -81,8 +81,44 @@ resource "aws_db_instance" "this" {
   iam_database_authentication_enabled = true
   enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
 
-  performance_insights_enabled    = var.performance_insights_enabled
-  performance_insights_kms_key_id = var.performance_insights_enabled ? aws_kms_key.this.arn : null
+  performance_insights_enabled          = var.performance_insights_enabled
+  performance_insights_kms_key_id       = var.performance_insights_enabled ? aws_kms_key.this.arn : null
+  performance_insights_retention_period = var.performance_insights_enabled ? var.performance_insights_retention_days : null
+
+  monitoring_interval = var.monitoring_interval
+  monitoring_role_arn = var.monitoring_interval > 0 ? aws_iam_role.monitoring[0].arn : null
 
   tags = var.tags
+
+  depends_on = [aws_iam_role_policy_attachment.monitoring]
+}
+
+# Enhanced monitoring: RDS publishes OS metrics to CloudWatch Logs (RDSOSMetrics) with this role.
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "monitoring_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["monitoring.rds.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "monitoring" {
+  count = var.monitoring_interval > 0 ? 1 : 0
+
+  name               = "${var.name}-rds-monitoring"
+  assume_role_policy = data.aws_iam_policy_document.monitoring_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "monitoring" {
+  count = var.monitoring_interval > 0 ? 1 : 0
+
+  role       = aws_iam_role.monitoring[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }

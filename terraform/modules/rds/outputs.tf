@@ -32,3 +32,8 @@ output "kms_key_arn" {
   description = "Key encrypting storage, snapshots and the master secret."
   value       = aws_kms_key.this.arn
 }
+
+output "monitoring_role_arn" {
+  description = "Role RDS publishes enhanced monitoring with, or null when it is off."
+  value       = one(aws_iam_role.monitoring[*].arn)
+}

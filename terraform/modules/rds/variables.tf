@@ -101,9 +101,31 @@ variable "apply_immediately" {
 }
 
 variable "performance_insights_enabled" {
-  description = "Performance Insights (not available on every instance class)."
+  description = "Performance Insights, encrypted with the instance's key (not available on every instance class)."
   type        = bool
   default     = false
+}
+
+variable "performance_insights_retention_days" {
+  description = "Performance Insights retention: 7 (free tier), 31 * months (1..23), or 731."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = contains(concat([7, 731], [for m in range(1, 24) : m * 31]), var.performance_insights_retention_days)
+    error_message = "performance_insights_retention_days must be 7, a multiple of 31 up to 713, or 731."
+  }
+}
+
+variable "monitoring_interval" {
+  description = "Enhanced monitoring: seconds between OS metrics (1, 5, 10, 15, 30, 60); 0 = off. The module creates the monitoring role."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = contains([0, 1, 5, 10, 15, 30, 60], var.monitoring_interval)
+    error_message = "monitoring_interval must be one of 0, 1, 5, 10, 15, 30, 60."
+  }
 }
 
 variable "backup_window" {

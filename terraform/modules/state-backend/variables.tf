@@ -27,6 +27,28 @@ variable "enforce_tls" {
   default     = true
 }
 
+variable "access_logging" {
+  description = "S3 server access logs of the state bucket (who read or wrote which state, when). target_bucket = null: the module creates <bucket_name>-access-logs (SSE-S3, which is all S3 log delivery supports; versioned; TLS only; written only by the S3 logging service for this bucket); else an existing bucket that already accepts server access logs. retention_days = null keeps every log (the state's audit trail; small), else they expire."
+  type = object({
+    enabled        = optional(bool, true)
+    target_bucket  = optional(string)
+    prefix         = optional(string, "state-bucket/")
+    retention_days = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = var.access_logging.retention_days == null || try(var.access_logging.retention_days >= 1, false)
+    error_message = "access_logging.retention_days must be at least 1 (or null: keep every log)."
+  }
+}
+
+variable "deploy_lock_table_name" {
+  description = "DynamoDB table of pipeline-py's deploy lock (partition key LockId, TTL on Expires; pipeline.yaml lock.table); null = do not create it."
+  type        = string
+  default     = "pipeline-py-locks"
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -39,3 +39,15 @@ run "the_environment_plans" {
     error_message = "The deploy watches the 5XX and p99 alarms."
   }
 }
+
+# Production is HTTPS only: a prod plan without a certificate is refused (whichever environment's
+# tfvars the test runs with).
+run "prod_without_a_certificate_is_refused" {
+  command = plan
+
+  variables {
+    environment     = "prod"
+    certificate_arn = null
+  }
+  expect_failures = [var.certificate_arn]
+}

@@ -62,7 +62,7 @@ class JenkinsfileTest {
         PipelineHarness h = r.h
         assert r.shells == ['make lint', 'make test']
         assert h.declarative.ran() == ['Checks', 'Checks/Lint', 'Checks/Tests', 'Build image', 'Render task definition',
-                                       'Terraform plan', 'Approve production', 'Deploy production']
+                                       'Terraform plan', 'Image scan', 'Approve production', 'Deploy production', 'Verify']
         assert h.pipelinePyRuns.every { it.cwd.path.endsWith('/examples/task-api') }
         assert h.callsTo('sh').findAll { it.env.PP_INSTALL }.every { it.env.PIPELINE_PY_SOURCE == '.' }
         Map deploy = h.pipelinePyRuns.find { it.command == 'deploy' }
@@ -70,6 +70,8 @@ class JenkinsfileTest {
         assert deploy.params.set == ['canary.steps=[10, 25, 50, 100]', 'canary.bake_seconds="5m"',
                                      'canary.analysis.max_error_rate=0.001', 'canary.analysis.max_p99_ms=500']
         assert h.named(h.callsTo('input')[0]).submitter == 'task-api-release-managers'
+        assert h.pipelinePyRuns.find { it.command == 'diagnose' }.params ==
+            [env: 'prod', since: '10m', only: ['error_rate', 'error_logs', 'service', 'targets', 'database']]
         assert h.currentBuild.currentResult == 'SUCCESS'
     }
 

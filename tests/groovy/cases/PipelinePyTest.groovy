@@ -2,9 +2,6 @@ import groovy.json.JsonSlurper
 
 /** vars/pipelinePy.groovy: the one step that installs and runs pipeline-py. */
 class PipelinePyTest {
-    static final String RUN_SCRIPT =
-        'mkdir -p "$(dirname "$PP_RESULT")" && "$PIPELINE_PY" $PP_COMMAND --params-file "$PP_PARAMS" --json > "$PP_RESULT"'
-
     PipelineHarness h = new PipelineHarness()
 
     Map paramsFileOf(Map run) {
@@ -29,7 +26,7 @@ class PipelinePyTest {
         List shCalls = h.callsTo('sh')
         assert shCalls.size() == 2
         assert shCalls[0].script == 'bash "$PP_INSTALL"'
-        assert h.named(shCalls[1]) == [script: RUN_SCRIPT, returnStatus: true, label: 'pipeline-py deploy']
+        assert h.named(shCalls[1]) == [script: h.vars.pipelinePy.RUN_SCRIPT, returnStatus: true, label: 'pipeline-py deploy']
         assert run.env.PIPELINE_PY == '/opt/pipeline-py/1.0.0/bin/pipeline-py'
         assert run.env.PP_PARAMS == '.pipeline-py/jenkins/1-deploy.params.json'
         assert run.env.PP_RESULT == '.pipeline-py/jenkins/1-deploy.result.json'
@@ -59,9 +56,9 @@ class PipelinePyTest {
         r = h.attempt { h.vars.pipelinePy.call(params: [:]) }
         assert r.error == "pipelinePy: missing required parameter 'command'"
         r = h.attempt { h.vars.pipelinePy.call(command: 'status', params: 'strategy=canary') }
-        assert r.error == "pipelinePy: parameter 'params' must be a map, got String 'strategy=canary'"
+        assert r.error == "pipelinePy: parameter 'params' must be a map, got String"
         r = h.attempt { h.vars.pipelinePy.call(command: 'status', dryRun: 'yes') }
-        assert r.error == "pipelinePy: parameter 'dryRun' must be true or false, got String 'yes'"
+        assert r.error == "pipelinePy: parameter 'dryRun' must be true or false, got String"
         r = h.attempt { h.vars.pipelinePy.call(command: 'status', params: ['--json; id': 1]) }
         assert r.error == "pipelinePy: params key '--json; id' is not an option name"
         r = h.attempt { h.vars.pipelinePy.call(command: 'status', report: '../../etc/x') }
@@ -260,5 +257,145 @@ print(json.dumps({"status": "ok", "argv": args, "params": params}))' "$@"
         assert result.argv == ['deploy', 'promote', '--params-file', '.pipeline-py/jenkins/1-deploy-promote.params.json', '--json']
         assert result.params == [env: hostile[4], set: ['smoke.url=' + groovy.json.JsonOutput.toJson(hostile[2])]] + params
         assert h.log.any { it.contains('pipeline-py install: using') }
+    }
+
+    /**
+     * Issue A.5: Jenkins caches a vars instance per calling script, so terraformPlan and
+     * terraformApply each have their own pipelinePy: a per-instance counter gave both runs of
+     * 'terraform init' the same files. The number is build-wide now.
+     */
+    void testEveryRunOfABuildGetsItsOwnFilesWhicheverStepMakesIt() {
+        h.fakePipelinePy { cmd, p, e -> [status: 'ok', summary: [add: 1]] }
+        h.vars.terraformPlan.call(env: 'staging')
+        h.vars.terraformApply.call(env: 'staging')
+        h.vars.pipelinePy.call(command: 'status')
+        assert h.varInstances.findAll { it.name == 'pipelinePy' }*.caller == ['terraformPlan', 'terraformApply', 'Jenkinsfile']
+        assert h.pipelinePyRuns*.env*.PP_PARAMS == [
+            '.pipeline-py/jenkins/1-terraform-init.params.json', '.pipeline-py/jenkins/2-terraform-plan.params.json',
+            '.pipeline-py/jenkins/3-terraform-init.params.json', '.pipeline-py/jenkins/4-terraform-apply.params.json',
+            '.pipeline-py/jenkins/5-status.params.json']
+    }
+
+    /** A run whose process never started (durable-task's -2) must not be read as an earlier run's result. */
+    void testARunThatNeverStartedIsNotMistakenForAnEarlierOne() {
+        int n = 0
+        h.fakePipelinePy { cmd, p, e -> n++ == 0 ? [status: 'succeeded', message: 'an earlier run'] : [neverStarted: true] }
+        h.vars.ecsRollback.call(env: 'prod', description: false, report: false)  // ecsRollback's own pipelinePy
+        Map r = h.attempt { h.vars.pipelinePy.call(command: 'rollback', env: 'prod') }  // the Jenkinsfile's
+        assert r.error == 'pipeline-py rollback exited with -2: pipeline-py exited with -2 without a JSON result (see the log above)'
+    }
+
+    void testTheRunScriptRemovesAStaleResultBeforePipelinePyStarts() {
+        String script = h.vars.pipelinePy.RUN_SCRIPT
+        assert script.readLines()[0] == 'rm -f "$PP_RESULT" "$PP_EXIT"'
+        h.fakePipelinePy { cmd, p, e -> [code: 0, result: null] }
+        File stale = new File(h.workspace, 'pipeline-py-reports/status.json')
+        stale.parentFile.mkdirs()
+        stale.text = '{"status": "ok", "from": "an earlier build"}'
+        Map r = h.attempt { h.vars.pipelinePy.call(command: 'status', report: 'status.json') }
+        assert r.error.startsWith('MANUAL ACTION REQUIRED: pipeline-py status failed')
+        assert !stale.exists()
+    }
+
+    // ---- issue 13: the HTML report (report_html) ------------------------------------------------
+
+    /** A fake pipeline-py that writes an HTML report next to the config (under the current directory) and reports its path. */
+    Closure writesReport(Map extra = [:], String dirName = '.pipeline-py/reports') {
+        return { String cmd, Map p, Map e, File cwd ->
+            File html = new File(cwd, "${dirName}/task-api-canary-20260501T120000Z.html")
+            html.parentFile.mkdirs()
+            html.text = '<html><style>td{}</style></html>'
+            [status: 'succeeded', strategy: 'canary', report_html: html.canonicalPath] + extra
+        }
+    }
+
+    void testTheHtmlReportIsArchivedAndPublishedWhereTheHtmlPublisherIsInstalled() {
+        h.fakePipelinePy(writesReport())
+        Map r = h.dispatch('dir', ['examples/task-api', { h.vars.pipelinePy.call(command: 'deploy', env: 'prod') }] as Object[])
+        String artifact = '.pipeline-py/reports/task-api-canary-20260501T120000Z.html'
+        assert h.archived == [artifact]
+        assert h.callsTo('archiveArtifacts')[0].cwd == 'examples/task-api'
+        assert h.named(h.callsTo('publishHTML')[0]) == [target: [
+            reportName: 'pipeline-py deploy (prod)', reportDir: '.pipeline-py/reports',
+            reportFiles: 'task-api-canary-20260501T120000Z.html', includes: 'task-api-canary-20260501T120000Z.html',
+            keepAll: true, alwaysLinkToLastBuild: false, allowMissing: true]]
+        assert h.published == [[name: 'pipeline-py deploy (prod)',
+                                file: new File(h.workspace, 'examples/task-api/' + artifact).canonicalPath]]
+        assert r.report_published == true && r.report_artifact == artifact
+        assert r.report_url == h.currentBuild.absoluteUrl + 'artifact/' + artifact
+        assert !h.callsTo('sh').any { h.named(it).script == 'pwd -P' }  // pwd() matched: no extra shell step
+    }
+
+    void testPublishHtmlFalseOnlyArchivesAndAnUnknownValueIsRefused() {
+        h.fakePipelinePy(writesReport())
+        Map r = h.vars.pipelinePy.call(command: 'deploy promote', env: 'prod', publishHtml: false)
+        assert h.archived == ['.pipeline-py/reports/task-api-canary-20260501T120000Z.html']
+        assert !h.callsTo('publishHTML') && r.report_published == false
+        assert h.log.contains('pipeline-py HTML report .pipeline-py/reports/task-api-canary-20260501T120000Z.html: ' +
+            'archived (' + r.report_url + ')')
+        Map e = h.attempt { h.vars.pipelinePy.call(command: 'deploy', publishHtml: 'yes') }
+        assert e.error == "pipelinePy: publishHtml must be true, false or 'auto', not 'yes'"
+    }
+
+    /** Asking for the publisher (true) where it is missing: the deploy stands, the build says UNSTABLE why. */
+    void testPublishHtmlTrueWithoutThePluginMakesTheBuildUnstableNotFailed() {
+        h.missingPlugins << 'publishHTML'
+        h.fakePipelinePy(writesReport())
+        Map r = h.vars.pipelinePy.call(command: 'deploy', env: 'prod', publishHtml: true)
+        assert r.status == 'succeeded' && r.report_published == false
+        assert h.currentBuild.result == 'UNSTABLE'
+        assert h.log.contains('WARNING: pipelinePy: publishHtml is true but the HTML Publisher plugin (htmlpublisher) is not ' +
+            'installed, so the report is linked from the build description instead')
+        assert h.archived == ['.pipeline-py/reports/task-api-canary-20260501T120000Z.html']
+    }
+
+    /** pipeline-py resolves symlinks in the path it reports; a workspace reached through one still archives exactly. */
+    void testAWorkspaceBehindASymlinkIsMatchedByItsPhysicalPath() {
+        File link = new File(h.workspace.parentFile, h.workspace.name + '-link')
+        java.nio.file.Files.createSymbolicLink(link.toPath(), h.workspace.toPath())
+        try {
+            h.pwdOverride = link.absolutePath
+            h.fakePipelinePy(writesReport())
+            Map r = h.vars.pipelinePy.call(command: 'deploy', env: 'prod')
+            assert h.callsTo('sh').count { h.named(it).script == 'pwd -P' } == 1
+            assert r.report_artifact == '.pipeline-py/reports/task-api-canary-20260501T120000Z.html'
+            assert h.archived == [r.report_artifact]
+        } finally {
+            link.delete()
+        }
+    }
+
+    void testAReportOutsideTheDirectoryIsNamedNotArchived() {
+        File outside = File.createTempDir('reports-elsewhere', '')
+        try {
+            h.fakePipelinePy { String cmd, Map p, Map e -> [status: 'succeeded', report_html: new File(outside, 'r.html').absolutePath] }
+            Map r = h.vars.pipelinePy.call(command: 'deploy', env: 'prod', params: ['report-dir': outside.absolutePath])
+            assert !h.callsTo('archiveArtifacts') && !h.callsTo('publishHTML') && r.report_url == null
+            assert h.log.contains("pipeline-py wrote its HTML report outside the directory this step ran in " +
+                "(${new File(outside, 'r.html').absolutePath}); it is not archived: give reportDir a directory inside the workspace".toString())
+        } finally {
+            outside.deleteDir()
+        }
+    }
+
+    /** After an abort the rollback's report is archived too, and the description links it. */
+    void testTheReportOfARollbackAfterAnAbortIsKeptAndLinked() {
+        h.missingPlugins << 'publishHTML'
+        Closure report = writesReport([status: 'rolled_back', message: 'aborted by SIGTERM'])
+        h.fakePipelinePy { String cmd, Map p, Map e, File cwd -> [abort: 'Aborted by alice', code: 1, result: report.call(cmd, p, e, cwd)] }
+        Map r = h.attempt { h.vars.pipelinePy.call(command: 'deploy', env: 'prod') }
+        assert r.interrupted == 'Aborted by alice'
+        assert h.archived == ['.pipeline-py/reports/task-api-canary-20260501T120000Z.html']
+        assert h.currentBuild.description == 'prod: deploy \u00b7 aborted, rolled back safely \u00b7 report: ' +
+            h.currentBuild.absoluteUrl + 'artifact/.pipeline-py/reports/task-api-canary-20260501T120000Z.html'
+    }
+
+    void testVerdictCommandsSayWhatTheVerdictWas() {
+        h.fakePipelinePy { cmd, p, e ->
+            [code: 1, result: [status: 'error', message: 'image scan gate: 1 finding at or above HIGH in repo@sha256:1: CVE-2026-1 (HIGH: openssl)']]
+        }
+        Map r = h.attempt { h.vars.pipelinePy.call(command: 'scan', env: 'prod') }
+        assert r.error == 'pipeline-py scan failed: image scan gate: 1 finding at or above HIGH in repo@sha256:1: CVE-2026-1 (HIGH: openssl)'
+        assert h.currentBuild.result == 'FAILURE'
     }
 }

@@ -1,3 +1,6 @@
+import org.jenkinsci.plugins.scriptsecurity.sandbox.RejectedAccessException
+import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException
+
 /**
  * A small interpreter for declarative `pipeline { }` blocks: it parses agent, options,
  * environment, parameters, triggers, stages (with when, options, input, steps, post, nested
@@ -210,6 +213,10 @@ class Declarative {
 
     void run(Closure body) {
         parseWith(body, new PipelineSection())
+        if (h.jenkins) {
+            // Declarative applies job properties (options) when the pipeline runs
+            h.jenkins.setConcurrentBuilds(h.build, !options.any { it.name == 'disableConcurrentBuilds' })
+        }
         h.withOverlay(stringMap(environment)) {
             stages.each { runStage(it, '') }
         }
@@ -246,6 +253,22 @@ class Declarative {
         }
     }
 
+    /**
+     * A stage's `options { timeout }` wraps the whole stage, agent allocation included (Jenkins
+     * starts it before asking for the agent); a busy pool (h.agentWaitMinutes) eats into it.
+     */
+    private boolean allocateAgent(Stage s) {
+        Map t = s.timeout()
+        if (t) {
+            h.deadlines << [at: h.clock + PipelineHarness.minutes(t.time, t.unit), fired: false]
+        }
+        if (s.agent != null && s.agent != 'none') {
+            h.advance(h.agentWaitMinutes)
+            h.checkDeadlines()
+        }
+        return t != null
+    }
+
     private void runStage(Stage s, String parent) {
         String path = parent ? "${parent}/${s.name}" : s.name
         if (failure != null) {
@@ -260,7 +283,10 @@ class Declarative {
         executed << rec
         String outcome = 'success'
         running << s.name
+        boolean stageDeadline = false
         try {
+            stageDeadline = s.timeout() != null
+            allocateAgent(s)
             h.withOverlay(stringMap(s.environment)) {
                 if (s.input) {
                     h.dispatch('input', [s.input] as Object[])
@@ -281,6 +307,8 @@ class Declarative {
             rec.error = e.message
         } catch (AssertionError e) {
             throw e
+        } catch (RejectedAccessException e) {
+            throw e  // the library made a call the sandbox would reject: fail the test with it
         } catch (Throwable e) {
             failure = e
             outcome = 'failed'
@@ -288,6 +316,9 @@ class Declarative {
             rec.error = e.message
         } finally {
             running.remove(running.size() - 1)
+            if (stageDeadline) {
+                h.deadlines.remove(h.deadlines.size() - 1)
+            }
         }
         rec.status = outcome
         runPost(s.post, outcome == 'success' && h.currentBuild.currentResult == 'UNSTABLE' ? 'unstable' : outcome)

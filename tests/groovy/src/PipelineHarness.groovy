@@ -1,14 +1,27 @@
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurper
 import org.codehaus.groovy.control.CompilerConfiguration
+import org.codehaus.groovy.control.customizers.CompilationCustomizer
 import org.codehaus.groovy.control.customizers.ImportCustomizer
 import org.jenkinsci.plugins.credentialsbinding.impl.CredentialNotFoundException
+import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException
 
 /**
- * Loads vars/*.groovy (and Jenkinsfiles) with Jenkins' Groovy version and runs them against
+ * Loads vars/*.groovy, src/ (and Jenkinsfiles) with Jenkins' Groovy version and runs them against
  * fake steps that record every call. A step that is not registered fails the test. The
  * workspace is a real temporary directory, so writeFile/readJSON/fileExists/stash see real files
  * and a test can even run the library's constant shell lines with a real shell.
+ *
+ * Realism where the recording alone would hide behaviour:
+ * - the library is compiled with CallCheckTransformer: every call it makes is checked against
+ *   tests/groovy/sandbox-allowlist.txt at run time (RejectedAccessException), as the
+ *   script-security sandbox does for a folder-level library;
+ * - a vars step is instantiated per calling script, as pipeline-groovy-lib caches it in the
+ *   caller's binding (ecsDeploy and the Jenkinsfile get different pipelinePy instances);
+ * - `timeout` bodies run against a clock (minutes) that responders and the agent queue advance;
+ *   a stage's options timeout starts before its agent is allocated (agentWaitMinutes);
+ * - an abort can arrive as FlowInterruptedException while `sh` runs (fakePipelinePy's abort);
+ * - with a FakeJenkins, several builds run at once: queue, per-job milestones, lock, input.
  */
 class PipelineHarness {
     /** The repository root (vars/, resources/); set by the runner. */
@@ -16,19 +29,26 @@ class PipelineHarness {
 
     private static final Map<String, Class> COMPILED = [:]
     private static GroovyClassLoader loader
+    /** The names of the library's vars/ steps. */
+    static Set<String> varNames
 
-    final File workspace = File.createTempDir('pipeline-ws', '')
+    final File workspace = File.createTempDir('pipeline-ws', '').canonicalFile
     final Map<String, String> buildEnv = [:]
     final List<Map> envStack = []
     final List<String> cwdStack = []
     final List<Map> calls = []
     final List<String> log = []
     final Map<String, Closure> steps = [:]
-    final Map<String, Object> vars = [:]
+    /** The vars steps as the Jenkinsfile (or a test acting as one) sees them: one instance per name. */
+    final Map<String, Object> vars = new VarsView(this)
+    /** Every vars instance created: [name:, caller:] (caller: the script class whose binding caches it). */
+    final List<Map> varInstances = []
     final Map<String, Map> credentials = [:]
     final Set<String> secrets = new LinkedHashSet<String>()
     final List<String> written = []
     final List<String> archived = []
+    /** publishHTML calls: [name:, file: the report's canonical path]. */
+    final List<Map> published = []
     final Map<String, Map<String, String>> stashes = [:]
     final List<Map> pipelinePyRuns = []
     final FakeBuild currentBuild = new FakeBuild()
@@ -41,7 +61,24 @@ class PipelineHarness {
     Closure inputHandler = { Map args -> null }
     /** junit: (Object args) -> nothing; may set currentBuild.result. */
     Closure junitHandler = { Object args -> null }
+    /**
+     * Steps of plugins that are not installed: calling one throws what CPS throws for a step no
+     * plugin provides, java.lang.NoSuchMethodError "No such DSL method ..." (DSL.invokeMethod).
+     */
+    final Set<String> missingPlugins = [] as Set
+    /** What pwd() returns when set (a workspace reached through a symlink); else the real directory. */
+    String pwdOverride
     Declarative declarative
+
+    /** The clock of `timeout` steps, in minutes; responders may advance it. */
+    double clock = 0
+    /** How long a stage waits for an agent (a busy pool); the clock advances by it per agent allocation. */
+    double agentWaitMinutes = 0
+    /** The enclosing timeouts: [at: minutes on the clock, fired: once it has interrupted its body]. */
+    final List<Map> deadlines = []
+    /** Set when this harness runs one build of a FakeJenkins. */
+    FakeJenkins jenkins
+    FakeRun build
 
     PipelineHarness(Map envVars = [:]) {
         buildEnv.putAll([
@@ -61,11 +98,48 @@ class PipelineHarness {
         binding.setVariable('params', params)
         binding.setVariable('scm', [$class: 'GitSCM', userRemoteConfigs: [[url: 'https://git.example.com/task-api.git']]])
         registerDefaultSteps()
-        repoFile('vars').listFiles().findAll { it.name.endsWith('.groovy') }.sort { it.name }.each { File f ->
-            String name = f.name[0..-8]
-            Script s = instantiate(f)
-            vars[name] = s
+        varNames()
+    }
+
+    static synchronized Set<String> varNames() {
+        if (varNames == null) {
+            varNames = repoFile('vars').listFiles().findAll { it.name.endsWith('.groovy') }.collect { it.name[0..-8] } as Set
+            Signatures.isOwn = { Class c -> isOwnClass(c) }
         }
+        return varNames
+    }
+
+    /** The library's own classes: vars scripts, src/ (io.pipelinepy), the Jenkinsfile, and their closures. */
+    static boolean isOwnClass(Class c) {
+        if (c == null) {
+            return false
+        }
+        String outer = c.name.split(/\$/)[0]
+        return outer in varNames() || outer.startsWith('io.pipelinepy.') || outer == 'Jenkinsfile'
+    }
+
+    /** A binding like the one Jenkins gives each script: the build's globals, no vars instances. */
+    Binding newBinding() {
+        Binding b = new Binding()
+        ['__harness', 'env', 'currentBuild', 'params', 'scm'].each { b.setVariable(it, binding.getVariable(it)) }
+        return b
+    }
+
+    /**
+     * The vars step `name` as `caller` sees it. Like pipeline-groovy-lib's
+     * UserDefinedGlobalVariable.getValue: cached in the calling script's binding, created (with a
+     * binding of its own) on first use. caller null: the Jenkinsfile's binding.
+     */
+    Object varFor(Script caller, String name) {
+        Binding b = caller == null ? binding : caller.binding
+        if (b.hasVariable(name)) {
+            return b.getVariable(name)
+        }
+        Script s = (Script) compile(repoFile("vars/${name}.groovy")).newInstance()
+        s.setBinding(newBinding())
+        b.setVariable(name, s)
+        varInstances << [name: name, caller: caller == null ? 'Jenkinsfile' : caller.getClass().name]
+        return s
     }
 
     static File repoFile(String path) {
@@ -74,22 +148,42 @@ class PipelineHarness {
 
     // ---- loading -------------------------------------------------------------------------
 
-    private static synchronized GroovyClassLoader loader() {
+    /** How the library is compiled: as Jenkins does (NonCPS imported) plus the sandbox check's rewriting. */
+    static CompilerConfiguration libraryConfiguration(CompilationCustomizer check) {
+        CompilerConfiguration cc = new CompilerConfiguration()
+        cc.scriptBaseClass = HarnessScript.name
+        cc.addCompilationCustomizers(new ImportCustomizer().addImports(
+            'com.cloudbees.groovy.cps.NonCPS', 'org.jenkinsci.plugins.workflow.libs.Library'))
+        cc.addCompilationCustomizers(check)
+        return cc
+    }
+
+    static synchronized GroovyClassLoader loader() {
         if (loader == null) {
-            CompilerConfiguration cc = new CompilerConfiguration()
-            cc.scriptBaseClass = HarnessScript.name
-            cc.addCompilationCustomizers(new ImportCustomizer().addImports(
-                'com.cloudbees.groovy.cps.NonCPS', 'org.jenkinsci.plugins.workflow.libs.Library'))
-            loader = new GroovyClassLoader(PipelineHarness.classLoader, cc)
+            CallCheckTransformer check = new CallCheckTransformer(true)
+            check.varNames = varNames()
+            loader = new GroovyClassLoader(PipelineHarness.classLoader, libraryConfiguration(check))
+            loader.addClasspath(repoFile('src').absolutePath)
         }
         return loader
     }
 
+    /** A repository file's path relative to the repository, or null for files elsewhere. */
+    static String relativePath(File f) {
+        String root = repo.canonicalPath + '/'
+        String path = f.canonicalPath
+        return path.startsWith(root) ? path.substring(root.length()) : null
+    }
+
     /** Compiles a pipeline script once per JVM (a syntax error throws here). */
-    static synchronized Class compile(File f) {
+    static synchronized Class compile(File f, String libraryPath = null) {
         String key = f.canonicalPath + ':' + f.lastModified()
         if (!COMPILED.containsKey(key)) {
             String name = f.name.endsWith('.groovy') ? f.name[0..-8] : f.name.replaceAll(/[^A-Za-z0-9_]/, '_')
+            String path = libraryPath ?: relativePath(f)
+            if (path != null && (path.startsWith('vars/') || path == 'Jenkinsfile')) {
+                CallCheckTransformer.LIBRARY_SOURCES[name] = path
+            }
             COMPILED[key] = loader().parseClass(new GroovyCodeSource(f.getText('UTF-8'), name, '/groovy/script'))
         }
         return COMPILED[key]
@@ -108,16 +202,25 @@ class PipelineHarness {
 
     // ---- dispatch and recording ----------------------------------------------------------
 
-    Object dispatch(String name, Object[] args) {
+    /** A step or vars call from `caller` (null: the test). Interruptions and expired timeouts arrive here. */
+    Object dispatch(String name, Object[] args, Script caller = null) {
         List argList = args as List
+        if (build != null) {
+            jenkins.checkInterrupt(build)
+        }
+        checkDeadlines()
+        if (name in missingPlugins) {
+            calls << [step: name, args: argList, cwd: cwdStack.join('/'), missing: true]
+            throw new NoSuchMethodError("No such DSL method '${name}' found among steps ${(steps.keySet() - missingPlugins).sort()}")
+        }
         if (steps.containsKey(name)) {
             Map call = [step: name, args: argList, cwd: cwdStack.join('/')]
             calls << call
             return steps[name].call(call)
         }
-        if (vars.containsKey(name)) {
+        if (name in varNames()) {
             calls << [step: name, args: argList, cwd: cwdStack.join('/'), var: true]
-            return vars[name].invokeMethod('call', args)
+            return varFor(caller, name).invokeMethod('call', args)
         }
         throw new UnregisteredStepError("step '${name}' is not registered in the harness " +
             "(Jenkins would fail with: No such DSL method '${name}')")
@@ -257,10 +360,28 @@ class PipelineHarness {
             archived.addAll(found)
             null
         }
-        step('input') { Map c -> inputHandler.call(named(c)) }
-        step('lock') { Map c -> body(c).call() }
-        step('milestone') { Map c -> null }
-        step('timeout') { Map c -> body(c).call() }
+        step('input') { Map c -> jenkins ? jenkins.input(build, named(c)) : inputHandler.call(named(c)) }
+        step('lock') { Map c ->
+            Map a = named(c)
+            jenkins ? jenkins.lock(build, a.resource.toString(), a.inversePrecedence as boolean, body(c)) : body(c).call()
+        }
+        step('milestone') { Map c ->
+            if (jenkins) {
+                jenkins.milestone(build, named(c).ordinal as int)
+            }
+            null
+        }
+        step('timeout') { Map c ->
+            Map a = named(c)
+            deadlines << [at: clock + minutes(a.time, a.unit), fired: false]
+            try {
+                Object out = body(c).call()
+                checkDeadlines()
+                return out
+            } finally {
+                deadlines.remove(deadlines.size() - 1)
+            }
+        }
         step('dir') { Map c ->
             cwdStack << c.args[0].toString()
             try {
@@ -269,7 +390,34 @@ class PipelineHarness {
                 cwdStack.remove(cwdStack.size() - 1)
             }
         }
-        step('pwd') { Map c -> cwd().absolutePath }
+        step('pwd') { Map c -> pwdOverride ? (cwdStack ? "${pwdOverride}/${cwdStack.join('/')}" : pwdOverride) : cwd().absolutePath }
+        step('publishHTML') { Map c ->
+            Map t = (Map) named(c).target
+            assert t != null && t.reportName && t.reportDir && t.reportFiles: "publishHTML(target: [reportName, reportDir, reportFiles, ...]): ${named(c)}"
+            File d = file(t.reportDir.toString())
+            if (!new File(d, t.reportFiles.toString()).isFile() && !t.allowMissing) {
+                throw new AbortException("Specified HTML directory '${d}' does not exist or has no ${t.reportFiles}")
+            }
+            published << [name: t.reportName.toString(), file: new File(d, t.reportFiles.toString()).canonicalPath]
+            null
+        }
+        step('catchError') { Map c ->
+            Map a = named(c)
+            try {
+                return body(c).call()
+            } catch (AssertionError e) {
+                throw e
+            } catch (org.jenkinsci.plugins.scriptsecurity.sandbox.RejectedAccessException e) {
+                throw e
+            } catch (Throwable e) {
+                String result = a.containsKey('buildResult') ? a.buildResult : 'FAILURE'
+                if (result && result != 'SUCCESS') {
+                    currentBuild.result = result
+                }
+                log << ('catchError: ' + (a.message ?: e.message))
+                return null
+            }
+        }
         step('stash') { Map c ->
             Map a = named(c)
             List<String> found = glob((a.includes ?: '**/*').toString())
@@ -302,6 +450,34 @@ class PipelineHarness {
         step('pipeline') { Map c ->
             declarative = new Declarative(this)
             declarative.run(body(c))
+        }
+    }
+
+    /** timeout's time and unit in minutes. */
+    static double minutes(Object time, Object unit) {
+        double t = (time as double)
+        switch ((unit ?: 'MINUTES').toString()) {
+            case 'SECONDS': return t / 60
+            case 'HOURS': return t * 60
+            case 'DAYS': return t * 1440
+            default: return t
+        }
+    }
+
+    /** Lets time pass (a long sh, an agent queue); the next step of an expired timeout body is interrupted. */
+    void advance(double minutes) {
+        clock += minutes
+    }
+
+    /**
+     * An expired timeout interrupts its body once (the steps of a catch or finally block still
+     * run afterwards, as in Jenkins during the timeout's grace period).
+     */
+    void checkDeadlines() {
+        Map expired = deadlines.find { !it.fired && clock > it.at }
+        if (expired) {
+            expired.fired = true
+            throw new FlowInterruptedException("Timeout has been exceeded (${expired.at} min on the clock, now ${clock})")
         }
     }
 
@@ -369,9 +545,16 @@ class PipelineHarness {
 
     /**
      * `sh` behaves like install.sh + pipeline-py: the install prints an executable path; a run
-     * hands (command, params, env) to the responder and writes its `result` to $PP_RESULT.
+     * (RUN_SCRIPT) removes a stale result and exit file as the script does, hands (command,
+     * params, env) to the responder and writes its `result` to $PP_RESULT and the exit code to
+     * $PP_EXIT; WAIT_SCRIPT (after an abort) reports $PP_EXIT, or 124 when there is none.
      * The responder (command, params, env[, cwd]) returns a result Map (exit 0) or
-     * [code: N, result: Map-or-null].
+     * [code: N, result: Map-or-String-or-null] and optionally:
+     *   abort: 'message'   the sh step is interrupted by an abort (FlowInterruptedException) while
+     *                      pipeline-py runs; pipeline-py gets SIGTERM and goes on restoring
+     *   finishes: false    ... and has not finished within the grace period (no result, no exit file)
+     *   minutes: N         the run takes N minutes on the clock
+     *   neverStarted: true the step's process never started (durable-task's exit -2): no files at all
      */
     void fakePipelinePy(Closure responder = { String cmd, Map p, Map e -> [:] }) {
         shHandler = { Map sh, Map env, File cwd ->
@@ -379,18 +562,45 @@ class PipelineHarness {
                 assert new File(cwd, env.PP_INSTALL).text == repoFile('resources/pipeline-py/install.sh').text
                 return [status: 0, stdout: "/opt/pipeline-py/${env.PIPELINE_PY_VERSION}/bin/pipeline-py\n"]
             }
+            if (env.PP_GRACE) {
+                File exit = new File(cwd, env.PP_EXIT)
+                return [status: exit.isFile() ? (exit.text.trim() as int) : 124]
+            }
+            if (sh.script == 'pwd -P') {
+                return [status: 0, stdout: cwd.canonicalPath + '\n']
+            }
             assert env.PP_COMMAND: "unexpected sh outside pipelinePy: ${sh.script}"
+            File result = new File(cwd, env.PP_RESULT)
+            File exit = new File(cwd, env.PP_EXIT ?: (env.PP_RESULT + '.exit'))
+            if (sh.script.contains('rm -f "$PP_RESULT"')) {
+                result.delete()
+                exit.delete()
+            }
             Map params = (Map) toPlain(new JsonSlurper().parse(new File(cwd, env.PP_PARAMS)))
             def response = responder.maximumNumberOfParameters >= 4 ?
                 responder.call(env.PP_COMMAND, params, env, cwd) : responder.call(env.PP_COMMAND, params, env)
-            Map r = response instanceof Map && response.containsKey('code') ? (Map) response : [code: 0, result: response]
-            pipelinePyRuns << [command: env.PP_COMMAND, params: params, env: env, cwd: cwd, code: r.code]
-            if (r.result != null) {
-                File out = new File(cwd, env.PP_RESULT)
-                out.parentFile.mkdirs()
-                out.text = r.result instanceof CharSequence ? r.result.toString() : JsonOutput.toJson(r.result)
+            Map r = response instanceof Map && (response.containsKey('code') || response.containsKey('abort') ||
+                response.containsKey('neverStarted')) ? (Map) response : [code: 0, result: response]
+            pipelinePyRuns << [command: env.PP_COMMAND, params: params, env: env, cwd: cwd, code: r.code, aborted: r.abort != null]
+            if (r.neverStarted) {
+                return [status: -2]
             }
-            return [status: r.code]
+            if (r.minutes) {
+                advance(r.minutes as double)
+            }
+            if (r.result != null && r.finishes != false) {
+                result.parentFile.mkdirs()
+                result.text = r.result instanceof CharSequence ? r.result.toString() : JsonOutput.toJson(r.result)
+            }
+            if (r.finishes != false) {
+                exit.parentFile.mkdirs()
+                exit.text = "${r.code ?: 0}\n"
+            }
+            if (r.abort) {
+                throw new FlowInterruptedException(r.abort.toString())
+            }
+            checkDeadlines()  // a timeout that expired while pipeline-py ran interrupts the sh step
+            return [status: r.code ?: 0]
         }
     }
 
@@ -471,6 +681,8 @@ class PipelineHarness {
             return [value: c.call(), error: null]
         } catch (AbortException e) {
             return [value: null, error: e.message]
+        } catch (FlowInterruptedException e) {
+            return [value: null, error: null, interrupted: e.message]
         }
     }
 

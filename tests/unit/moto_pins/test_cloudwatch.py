@@ -43,7 +43,16 @@ def test_cloudwatch_backend_shapes() -> None:
     backend = _cw_backend()
     assert (backend.account_id, backend.region_name) == ("000000000043", REGION)
     assert isinstance(backend.alarms, dict) and isinstance(backend.metric_data, list)
-    assert list(backend.aws_metric_data) == [] or all(hasattr(m, "namespace") for m in backend.aws_metric_data)
+    from moto.s3.models import s3_backends
+
+    s3_backends[backend.account_id]["aws"].create_bucket("pin-metrics", REGION)  # S3 provides metrics
+    try:
+        provided = {(m.namespace, m.name, m.value, m.unit): sorted((d.name, d.value) for d in m.dimensions)
+                    for m in backend.aws_metric_data}
+    finally:
+        s3_backends[backend.account_id]["aws"].delete_bucket("pin-metrics")
+    assert provided[("AWS/S3", "NumberOfObjects", 0, "Count")] == [("BucketName", "pin-metrics"),
+                                                                   ("StorageType", "AllStorageTypes")]
     assert callable(backend._validate_parameters_put_metric_data)
     with pytest.raises(exceptions.InvalidParameterValue):
         backend._validate_parameters_put_metric_data({"MetricName": "x", "Value": float("nan")}, 1)

@@ -45,7 +45,9 @@ def test_elbv2_backend_shapes() -> None:
     backend.create_listener(lb.arn, "HTTP", 80, None, None, [{"Type": "forward", "TargetGroupArn": tg.arn}])
     listener = next(iter(lb.listeners.values()))
     assert listener.default_actions[0].data["TargetGroupArn"] == tg.arn
-    assert all(hasattr(rule, "actions") for rule in listener.rules.values())
+    rules = list(listener.rules.values())  # the default rule is one of them
+    assert rules and all(hasattr(rule, "actions") for rule in rules)
+    assert [a.data["TargetGroupArn"] for rule in rules for a in rule.actions] == [tg.arn]
     assert moto_elbv2.load_balancers_using(backend, tg.arn) == {lb.arn}
     backend.register_targets(tg.arn, [{"Id": "10.9.1.10", "Port": 8080}])
     assert tg.targets["10.9.1.10"] == {"Id": "10.9.1.10", "Port": 8080}

@@ -18,6 +18,12 @@ mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
+  mock_resource "aws_lb_target_group" {
+    defaults = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/svc-test-alt/0123456789abcdef" }
+  }
+  mock_resource "aws_lb_listener_rule" {
+    defaults = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/svc/1/2/3" }
+  }
 }
 
 variables {
@@ -90,4 +96,51 @@ run "unknown_colour_is_refused" {
     colours = ["red"]
   }
   expect_failures = [var.colours]
+}
+
+run "native_service_gets_an_alternate_target_group_weighted_rules_and_ecs_role" {
+  variables {
+    colours = ["blue"]
+    native = {
+      enabled                 = true
+      vpc_id                  = "vpc-0123456789abcdef0"
+      production_listener_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/svc/1/80"
+      test_listener_arn       = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/svc/1/8443"
+    }
+  }
+  assert {
+    condition     = aws_lb_target_group.alternate[0].name == "svc-test-alt" && aws_lb_target_group.alternate[0].target_type == "ip" && aws_lb_target_group.alternate[0].port == 8080
+    error_message = "An alternate ip target group on the container port."
+  }
+  assert {
+    condition     = { for tg in aws_lb_listener_rule.native_production[0].action[0].forward[0].target_group : tg.arn => tg.weight } == { (var.target_group_arns.blue) = 100, (aws_lb_target_group.alternate[0].arn) = 0 } && { for tg in aws_lb_listener_rule.native_test[0].action[0].forward[0].target_group : tg.arn => tg.weight } == { (var.target_group_arns.blue) = 0, (aws_lb_target_group.alternate[0].arn) = 100 }
+    error_message = "Production rule 100/0 on the service's target group, test rule on the alternate one."
+  }
+  assert {
+    condition     = aws_lb_listener_rule.native_production[0].listener_arn == var.native.production_listener_arn && aws_lb_listener_rule.native_test[0].listener_arn == var.native.test_listener_arn
+    error_message = "The rules sit on the production and test listeners."
+  }
+  assert {
+    condition     = aws_iam_role_policy_attachment.ecs_infrastructure[0].policy_arn == "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+    error_message = "ECS's role carries the AWS-managed load balancer policy."
+  }
+  assert {
+    condition     = output.native.service_name == "svc-test-blue" && output.native.production_target_group_arn == var.target_group_arns.blue && output.native.infrastructure_role_arn != null
+    error_message = "The native output names the service, its target groups, rules and role."
+  }
+}
+
+run "native_needs_the_vpc_and_the_production_listener" {
+  command = plan
+  variables {
+    native = { enabled = true }
+  }
+  expect_failures = [var.native]
+}
+
+run "native_off_creates_nothing_extra" {
+  assert {
+    condition     = length(aws_lb_target_group.alternate) == 0 && length(aws_iam_role.ecs_infrastructure) == 0 && output.native == null
+    error_message = "Without native: no alternate target group, rules or role."
+  }
 }

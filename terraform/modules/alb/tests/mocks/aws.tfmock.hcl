@@ -13,3 +13,12 @@ override_resource {
   target = aws_lb_target_group.this["green"]
   values = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/svc-test-green/0123456789abcdef" }
 }
+mock_data "aws_caller_identity" {
+  defaults = { account_id = "123456789012" }
+}
+mock_data "aws_elb_service_account" {
+  defaults = { arn = "arn:aws:iam::127311923021:root" }
+}
+mock_data "aws_iam_policy_document" {
+  defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+}
