@@ -10,6 +10,7 @@ same clock (it maps ``time.monotonic()`` onto the wall clock once at start-up).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -27,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,20 @@ class Stack:
     def request_log(self) -> list[tuple[float, str]] | None:
         """Every AWS request since the last reset, in arrival order (in-process stack only)."""
         return list(self.counter.log) if self.counter is not None else None
+
+    def run_pipeline_py(self, argv: list[str], timeout: float
+                        ) -> tuple[ToolRun, dict[str, Any], list[tuple[float, str]] | None, dict[str, Any]]:
+        """Run pipeline-py (``argv``, with --json) against this stack, counting the AWS requests it makes:
+        the run, the counts, the request log and its JSON result ({} when it printed none)."""
+        self.reset_requests()
+        run = run_tool(argv, env={**self.env, "PYTHONPATH": str(REPO)}, timeout=timeout)
+        calls = self.requests()
+        log = self.request_log()
+        try:
+            result = json.loads(run.stdout)
+        except json.JSONDecodeError:
+            result = {}
+        return run, calls, log, result
 
 
 
@@ -454,10 +469,51 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
                       *(line(r) for r in cells[1:])])
 
 
+def alb_datapoints(lb_arn: str, tg_arn: str, start: float, end: float) -> list[tuple[float, float, float]]:
+    """(second, requests, 5XX) of a target group behind a load balancer, per second, from CloudWatch."""
+    import boto3
+
+    dims = [{"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/", 1)[1]},
+            {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[-1]}]
+    queries = [{"Id": qid, "ReturnData": True, "MetricStat": {
+        "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dims},
+        "Period": 1, "Stat": "Sum"}} for qid, name in (("r", "RequestCount"), ("e", "HTTPCode_Target_5XX_Count"))]
+    resp = boto3.client("cloudwatch").get_metric_data(
+        MetricDataQueries=queries, StartTime=datetime.fromtimestamp(int(start) - 1, tz=timezone.utc),
+        EndTime=datetime.fromtimestamp(int(end) + 2, tz=timezone.utc), ScanBy="TimestampAscending")
+    series: dict[str, dict[float, float]] = {}
+    for r in resp["MetricDataResults"]:
+        series[r["Id"]] = {ts(t) or 0.0: v for t, v in zip(r["Timestamps"], r["Values"], strict=True)}
+    seconds = sorted(set(series.get("r", {})) | set(series.get("e", {})))
+    return [(t, series.get("r", {}).get(t, 0.0), series.get("e", {}).get(t, 0.0)) for t in seconds]
+
+
+def repeat(runs: int, label: str, measure: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``runs`` measurements, numbered; an outcome other than the expected one (``ok``) is logged with its output."""
+    out = []
+    for i in range(runs):
+        log(f"{label}: run {i + 1}/{runs}")
+        r = measure()
+        r["run"] = i + 1
+        out.append(r)
+        if not r.get("ok"):
+            log(f"  unexpected outcome: {r.get('status')} {r.get('reason')}\n{r.get('output', '')}")
+    return out
+
+
 def write_json(path: str | None, payload: dict[str, Any]) -> None:
     if path:
         Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
         log(f"raw numbers written to {path}")
+
+
+def run_and_report(args: argparse.Namespace, run: Callable[[argparse.Namespace], dict[str, Any]],
+                   render: Callable[[dict[str, Any]], str]) -> int:
+    """A benchmark's ending: measure, print the table, write the raw numbers where ``--json`` says."""
+    data = run(args)
+    print(render(data), flush=True)
+    write_json(args.json, data)
+    return 0
 
 
 @contextlib.contextmanager

@@ -117,10 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=240.0)
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
-    data = run(args)
-    print(render(data), flush=True)
-    h.write_json(args.json, data)
-    return 0
+    return h.run_and_report(args, run, render)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ call that sets its weight, the last step ends with its last analysis sample.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,26 +41,6 @@ def prepare() -> Any:
     infra = sandbox.ensure(AwsFactory())
     h.wait_for(lambda: h.steady("task-api-blue"), 60, "the blue service to settle")
     return infra
-
-
-def canary_metrics(infra: Any, colour: str, start: float, end: float) -> list[tuple[float, float, float]]:
-    """(second, requests, 5XX) of the canary colour's target group, per second, from CloudWatch."""
-    import boto3
-
-    lb = infra.load_balancer_arn.split(":loadbalancer/", 1)[1]
-    tg = infra.target_groups[colour].split(":", 5)[-1]
-    dims = [{"Name": "LoadBalancer", "Value": lb}, {"Name": "TargetGroup", "Value": tg}]
-    queries = [{"Id": qid, "ReturnData": True, "MetricStat": {
-        "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dims},
-        "Period": 1, "Stat": "Sum"}} for qid, name in (("r", "RequestCount"), ("e", "HTTPCode_Target_5XX_Count"))]
-    resp = boto3.client("cloudwatch").get_metric_data(
-        MetricDataQueries=queries, StartTime=datetime.fromtimestamp(int(start) - 1, tz=timezone.utc),
-        EndTime=datetime.fromtimestamp(int(end) + 2, tz=timezone.utc), ScanBy="TimestampAscending")
-    series: dict[str, dict[float, float]] = {}
-    for r in resp["MetricDataResults"]:
-        series[r["Id"]] = {h.ts(t): v for t, v in zip(r["Timestamps"], r["Values"], strict=True)}
-    seconds = sorted(set(series.get("r", {})) | set(series.get("e", {})))
-    return [(t, series.get("r", {}).get(t, 0.0), series.get("e", {}).get(t, 0.0)) for t in seconds]
 
 
 def phases(log: list[tuple[float, str]], changes: int, steps: list[int], rolled_back: bool,
@@ -99,14 +79,7 @@ def measure(scenario: str, project: h.Project, stack: h.Stack, args: argparse.Na
     stack.measured_timing()
     argv = project.pipeline_py("--json", "deploy", "--strategy", "canary", "--image", "task-api:v2",
                                *(["--var", f"scenario={BAD}"] if scenario == "bad" else []))
-    stack.reset_requests()
-    run = h.run_tool(argv, env={**stack.env, "PYTHONPATH": str(h.REPO)}, timeout=args.timeout)
-    calls = stack.requests()
-    log = stack.request_log()
-    try:
-        result = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        result = {}
+    run, calls, log, result = stack.run_pipeline_py(argv, args.timeout)
     out: dict[str, Any] = {
         "scenario": scenario, "exit_code": run.code, "status": result.get("status"), "reason": result.get("reason"),
         "process_seconds": run.ended - run.started, "api_calls": calls["total"],
@@ -129,7 +102,8 @@ def measure(scenario: str, project: h.Project, stack: h.Stack, args: argparse.Na
         out["phases"] = phases(log, len(result.get("weight_changes", [])), steps, rolled_back, run.started, run.ended)
     first_traffic = run.first(rf"weights now .*{colour} [1-9]\d*%")
     since = int(first_traffic.at) if first_traffic else run.started
-    metrics = [m for m in canary_metrics(infra, colour, since, run.ended) if m[0] >= since]
+    metrics = [m for m in h.alb_datapoints(infra.load_balancer_arn, infra.target_groups[colour], since,
+                                                run.ended) if m[0] >= since]
     out["canary_requests"] = sum(r for _, r, _ in metrics)
     out["canary_5xx"] = sum(e for _, _, e in metrics)
     if scenario == "bad":
@@ -164,13 +138,8 @@ def run(args: argparse.Namespace, stack: h.Stack | None = None) -> dict[str, Any
         with h.project_dir(stack, "canary") as project:
             project.write(alarms=[ALARM])
             for scenario in args.scenarios:
-                for i in range(args.runs):
-                    h.log(f"canary {scenario}: run {i + 1}/{args.runs}")
-                    r = measure(scenario, project, stack, args)
-                    r["run"] = i + 1
-                    results.append(r)
-                    if not r.get("ok"):
-                        h.log(f"  unexpected outcome: {r.get('status')} {r.get('reason')}\n{r.get('output', '')}")
+                results += h.repeat(args.runs, f"canary {scenario}",
+                                    functools.partial(measure, scenario, project, stack, args))
             timing = stack.measured_timing()
             stack.setup_timing()
             canary_cfg = project.settings["canary"]
@@ -253,10 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [s for s in args.scenarios if s not in SCENARIOS]
     if bad:
         p.error(f"unknown scenario: {', '.join(bad)}")
-    data = run(args)
-    print(render(data), flush=True)
-    h.write_json(args.json, data)
-    return 0
+    return h.run_and_report(args, run, render)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ API calls per step come from the in-process server's request log: two-service st
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +55,6 @@ def prepare() -> Any:
     infra = sandbox.ensure(AwsFactory(), native=True)
     h.wait_for(lambda: h.steady("task-api-blue") and h.steady(NATIVE_SERVICE), 60, "the services to settle")
     return infra
-
-
-def datapoints(lb_arn: str, tg_arn: str, start: float, end: float) -> list[tuple[float, float, float]]:
-    """(second, requests, 5XX) of a target group, per second, from CloudWatch."""
-    import boto3
-
-    dims = [{"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/", 1)[1]},
-            {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[-1]}]
-    queries = [{"Id": qid, "ReturnData": True, "MetricStat": {
-        "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dims},
-        "Period": 1, "Stat": "Sum"}} for qid, name in (("r", "RequestCount"), ("e", "HTTPCode_Target_5XX_Count"))]
-    resp = boto3.client("cloudwatch").get_metric_data(
-        MetricDataQueries=queries, StartTime=datetime.fromtimestamp(int(start) - 1, tz=timezone.utc),
-        EndTime=datetime.fromtimestamp(int(end) + 2, tz=timezone.utc), ScanBy="TimestampAscending")
-    series: dict[str, dict[float, float]] = {}
-    for r in resp["MetricDataResults"]:
-        series[r["Id"]] = {h.ts(t) or 0.0: v for t, v in zip(r["Timestamps"], r["Values"], strict=True)}
-    seconds = sorted(set(series.get("r", {})) | set(series.get("e", {})))
-    return [(t, series.get("r", {}).get(t, 0.0), series.get("e", {}).get(t, 0.0)) for t in seconds]
 
 
 def native_phases(log: list[tuple[float, str]], weights: list[float], rolled_back: bool, started: float,
@@ -106,14 +87,7 @@ def measure(model: str, scenario: str, project: h.Project, stack: h.Stack, args:
     extra = ["--set", f"ecs_service={NATIVE_SERVICE}"] if model == "native" else []
     argv = project.pipeline_py("--json", *extra, "deploy", "--strategy", strategy, "--image", "task-api:v2",
                                *(["--var", f"scenario={BAD}"] if scenario == "bad" else []))
-    stack.reset_requests()
-    run = h.run_tool(argv, env={**stack.env, "PYTHONPATH": str(h.REPO)}, timeout=args.timeout)
-    calls = stack.requests()
-    log = stack.request_log()
-    try:
-        result = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        result = {}
+    run, calls, log, result = stack.run_pipeline_py(argv, args.timeout)
     out: dict[str, Any] = {
         "model": model, "scenario": scenario, "exit_code": run.code, "status": result.get("status"),
         "reason": result.get("reason"), "process_seconds": run.ended - run.started, "api_calls": calls["total"],
@@ -143,7 +117,7 @@ def measure(model: str, scenario: str, project: h.Project, stack: h.Stack, args:
         restore_ops = (".ModifyListener",)
     first_traffic = run.first(r"weights now .*green [1-9]\d*%")
     since = int(first_traffic.at) if first_traffic else run.started
-    metrics = [m for m in datapoints(infra.load_balancer_arn, tg, since, run.ended) if m[0] >= since]
+    metrics = [m for m in h.alb_datapoints(infra.load_balancer_arn, tg, since, run.ended) if m[0] >= since]
     out["new_requests"] = sum(r for _, r, _ in metrics)
     out["new_5xx"] = sum(e for _, _, e in metrics)
     if scenario == "bad":
@@ -173,13 +147,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         project.write(**SETTINGS)
         for scenario in args.scenarios:
             for model in args.models:
-                for i in range(args.runs):
-                    h.log(f"{model} canary, {scenario}: run {i + 1}/{args.runs}")
-                    r = measure(model, scenario, project, stack, args)
-                    r["run"] = i + 1
-                    results.append(r)
-                    if not r.get("ok"):
-                        h.log(f"  unexpected outcome: {r.get('status')} {r.get('reason')}\n{r.get('output', '')}")
+                results += h.repeat(args.runs, f"{model} canary, {scenario}",
+                                    functools.partial(measure, model, scenario, project, stack, args))
         timing = stack.measured_timing()
         stack.setup_timing()
     return {"benchmark": "native", "timing": timing, "settings": SETTINGS, "runs": args.runs, "results": results}
@@ -257,10 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     wrong = [x for x in args.models if x not in MODELS] + [x for x in args.scenarios if x not in SCENARIOS]
     if wrong:
         p.error(f"unknown: {', '.join(wrong)}")
-    data = run(args)
-    print(render(data), flush=True)
-    h.write_json(args.json, data)
-    return 0
+    return h.run_and_report(args, run, render)
 
 
 if __name__ == "__main__":

@@ -314,10 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     args = p.parse_args(argv)
-    data = run(args)
-    print(render(data), flush=True)
-    h.write_json(args.json, data)
-    return 0
+    return h.run_and_report(args, run, render)
 
 
 if __name__ == "__main__":

@@ -392,10 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [s for s in args.scenarios if s not in SCENARIOS] + [t for t in args.tools if t not in TOOLS]
     if bad:
         parser().error(f"unknown scenario/tool: {', '.join(bad)}")
-    data = run(args)
-    print(render(data), flush=True)
-    h.write_json(args.json, data)
-    return 0
+    return h.run_and_report(args, run, render)
 
 
 if __name__ == "__main__":

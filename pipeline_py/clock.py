@@ -75,3 +75,13 @@ class Deadline:
     @property
     def expired(self) -> bool:
         return self.remaining <= 0
+
+
+def age_text(delta: timedelta) -> str:
+    """A duration for people: "45s", "12m", "3h", "3h05m" (negative counts as 0)."""
+    seconds = int(max(delta.total_seconds(), 0))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m" if seconds % 3600 else f"{seconds // 3600}h"

@@ -22,14 +22,23 @@ from tests.conftest import REPO
 
 GROOVY_DIR = REPO / "tests" / "groovy"
 _TEST_METHOD = re.compile(r"^\s*void\s+(test\w+)\s*\(\s*\)", re.M)
+_SUPERCLASS = re.compile(r"^(?:abstract\s+)?class\s+\w+\s+extends\s+(\w+)", re.M)
 
 pytestmark = pytest.mark.groovy
+
+
+def _test_methods(text: str) -> list[str]:
+    """A class's test methods: its own and those it inherits from a support class in tests/groovy/src."""
+    base = _SUPERCLASS.search(text)
+    support = GROOVY_DIR / "src" / f"{base.group(1)}.groovy" if base else None
+    inherited = _test_methods(support.read_text(encoding="utf-8")) if support and support.exists() else []
+    return inherited + _TEST_METHOD.findall(text)
 
 
 def _declared() -> list[str]:
     ids = []
     for f in sorted((GROOVY_DIR / "cases").glob("*Test.groovy")):
-        ids += [f"{f.stem}.{m}" for m in _TEST_METHOD.findall(f.read_text(encoding="utf-8"))]
+        ids += [f"{f.stem}.{m}" for m in _test_methods(f.read_text(encoding="utf-8"))]
     return ids
 
 

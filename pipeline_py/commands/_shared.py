@@ -80,17 +80,29 @@ def holder_for(ctx: Context) -> Holder:
     return Holder.from_environ(ctx.environ, " ".join(getattr(ctx.args, "command_path", None) or []))
 
 
+def duration_option(text: str, what: str) -> float:
+    """An option's duration ("90", "15m", "2h") in seconds; BadInput naming the option otherwise."""
+    from pipeline_py.config import _duration
+
+    try:
+        return float(_duration(text))
+    except ValueError as exc:
+        raise BadInput(f"{what} {text!r}: {exc}") from None
+
+
+def positive_duration(text: str, what: str) -> float:
+    value = duration_option(text, what)
+    if value <= 0:
+        raise BadInput(f"{what} {text!r}: must be more than 0")
+    return value
+
+
 def lock_wait(args: argparse.Namespace) -> float | None:
     """``--wait-for-lock DURATION`` in seconds; None when not given (then ``lock.wait`` applies)."""
     text = getattr(args, "wait_for_lock", None)
     if text is None:
         return None
-    from pipeline_py.config import _duration
-
-    try:
-        value = float(_duration(text))
-    except ValueError as exc:
-        raise BadInput(f"--wait-for-lock {text!r}: {exc}") from None
+    value = duration_option(text, "--wait-for-lock")
     if not 0 <= value <= 86400:
         raise BadInput(f"--wait-for-lock {text!r}: must be between 0 and 24h")
     return value

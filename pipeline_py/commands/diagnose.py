@@ -50,9 +50,9 @@ def _only(values: list[str] | None) -> list[str] | None:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
-    from pipeline_py.commands._shared import require_cluster, settings_for
+    from pipeline_py.commands._shared import positive_duration, require_cluster, settings_for
     from pipeline_py.commands.db import database_for
-    from pipeline_py.commands.logs import duration, service_names
+    from pipeline_py.commands.logs import service_names
     from pipeline_py.deploy.adapters.ecs import EcsServices
     from pipeline_py.deploy.adapters.elbv2 import ElbTargets
     from pipeline_py.ops import adapters
@@ -66,7 +66,7 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     req = ops_diagnose.DiagnoseRequest(
         env=env, service=settings.service, cluster=require_cluster(settings), services=service_names(settings),
         alarms=list(settings.alarms), alarm_prefix=cfg.alarm_prefix, error_pattern=args.filter or cfg.error_pattern,
-        log_window=duration(args.since, "--since") if args.since else cfg.log_window,
+        log_window=positive_duration(args.since, "--since") if args.since else cfg.log_window,
         max_error_lines=cfg.max_error_lines,
         max_error_rate=(cfg.max_error_rate if cfg.max_error_rate is not None
                         else settings.canary.analysis.max_error_rate),

@@ -11,7 +11,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from pipeline_py.commands import AddGlobals, add_command
-from pipeline_py.errors import BadInput
 
 if TYPE_CHECKING:
     from pipeline_py.context import Context
@@ -27,27 +26,15 @@ def service_names(settings: Any) -> list[str]:
     return [settings.service_name]
 
 
-def duration(text: str, what: str) -> float:
-    from pipeline_py.config import _duration
-
-    try:
-        value = float(_duration(text))
-    except ValueError as exc:
-        raise BadInput(f"{what} {text!r}: {exc}") from None
-    if value <= 0:
-        raise BadInput(f"{what} {text!r}: must be more than 0")
-    return value
-
-
 def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any] | None:
-    from pipeline_py.commands._shared import require_cluster, settings_for
+    from pipeline_py.commands._shared import positive_duration, require_cluster, settings_for
     from pipeline_py.deploy.adapters.ecs import EcsServices
     from pipeline_py.ops import logs as ops_logs
     from pipeline_py.ops.adapters import Logs
 
     settings = settings_for(ctx, args)
     q = ops_logs.LogQuery(cluster=require_cluster(settings), services=service_names(settings),
-                          since=duration(args.since, "--since"), pattern=args.filter, task=args.task,
+                          since=positive_duration(args.since, "--since"), pattern=args.filter, task=args.task,
                           limit=args.limit, log_group=args.log_group)
     aws = ctx.aws(settings)
     ecs, logs = EcsServices(aws), Logs(aws)

@@ -35,21 +35,9 @@ def parse_command(text: str | None) -> list[str] | None:
         raise BadInput(f"--command: {exc}") from None
 
 
-def _seconds(text: str) -> float:
-    from pipeline_py.config import _duration
-
-    try:
-        value = float(_duration(text))
-    except ValueError as exc:
-        raise BadInput(f"--timeout {text!r}: {exc}") from None
-    if value <= 0:
-        raise BadInput(f"--timeout must be a positive number of seconds, got {text!r}")
-    return value
-
-
 def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     from pipeline_py import taskdef
-    from pipeline_py.commands._shared import ports_for, require_cluster, settings_for, template_vars
+    from pipeline_py.commands._shared import ports_for, positive_duration, require_cluster, settings_for, template_vars
     from pipeline_py.deploy.run_task import RunTaskRequest, run_task
 
     settings = settings_for(ctx, args)
@@ -59,7 +47,7 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
         task_definition_arn=args.task_definition,
         container=args.container or settings.run_task.container,
         command=parse_command(args.command) or settings.run_task.command,
-        timeout=settings.run_task.timeout if args.timeout is None else _seconds(args.timeout),
+        timeout=settings.run_task.timeout if args.timeout is None else positive_duration(args.timeout, "--timeout"),
         poll_interval=settings.poll_interval,
     )
     if args.image and not args.task_definition:

@@ -231,6 +231,13 @@ class Analyzer:
         self.history: list[dict[str, Any]] = []
         self.started = clock.monotonic() if origin is None else origin
 
+    def details(self) -> dict[str, Any]:
+        """The result keys a strategy reports once analysis ran: every look, and the limits it judged by."""
+        c = self.cfg
+        return {"analysis_samples": self.history,
+                "analysis_limits": {"max_error_rate": c.max_error_rate, "max_p99_ms": c.max_p99_ms,
+                                    "confidence": c.confidence, "min_requests": c.min_requests}}
+
     def run_step(self, *, weight: int, canary_tg: str, stable_tg: str | None, bake_seconds: float) -> StepResult:
         cfg = self.cfg
         step = StepResult(True, None)

@@ -23,6 +23,11 @@ W, LEFT, RIGHT = 920, 70, 20
 PANEL_H, GAP = 130, 34
 
 
+def _text(value: object) -> str:
+    """JSON as people read it: ``–`` and ``×`` as themselves, not ``\\u2013``."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _esc(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
@@ -198,9 +203,12 @@ def _chart(result: dict[str, Any]) -> str:
             x = axis.x(float(e["t"]))
             colour = PAUSE if e["kind"] == "pause" else FAIL
             label = "paused" if e["kind"] == "pause" else "rollback"
+            # a mark in the right half labels to its left, so the label stays inside the chart
+            tx, anchor = (x - 3, "end") if x > W / 2 else (x + 3, "start")
             marks.append(f'<g class="event event-{e["kind"]}"><line x1="{x:.1f}" x2="{x:.1f}" y1="30" y2="{y:.1f}" '
-                         f'stroke="{colour}" class="event-line"/><text x="{x + 3:.1f}" y="28" fill="{colour}" '
-                         f'class="tick">{label}</text><title>{_esc(e.get("reason") or e.get("weight") or "")}</title>'
+                         f'stroke="{colour}" class="event-line"/><text x="{tx:.1f}" y="28" fill="{colour}" '
+                         f'text-anchor="{anchor}" class="tick">{label}</text>'
+                         f'<title>{_esc(e.get("reason") or e.get("weight") or "")}</title>'
                          f"</g>")
     ticks = []
     for i in range(6):
@@ -251,7 +259,7 @@ def render(result: dict[str, Any]) -> str:
         ("new revision", f"<code>{_esc(result.get('task_definition_arn') or '—')}</code>"),
         ("previous revision", f"<code>{_esc(result.get('previous_task_definition_arn') or '—')}</code>"),
         ("colours", f"{_esc(result.get('live_colour', '—'))} (stable) → {_esc(result.get('new_colour', '—'))} (new)"),
-        ("final weights", _esc(json.dumps(result.get("weights") or {}))),
+        ("final weights", _esc(_text(result.get("weights") or {}))),
         ("total time", f"{(result.get('timings') or {}).get('total_seconds', 0):.1f}s"),
     ]
     lock = result.get("lock") or {}
@@ -269,7 +277,7 @@ def render(result: dict[str, Any]) -> str:
                  "(step total)</th><th>stable colour (step total)</th><th>why</th></tr>" + "".join(looks)
                  + "</table>") if looks else ""
     events = "".join(f"<tr><td>{_esc(e.get('t'))}s</td><td>{_esc(e.get('kind'))}</td><td>"
-                     f"{_esc(json.dumps({k: v for k, v in e.items() if k not in ('t', 'kind')}))}</td></tr>"
+                     f"{_esc(_text({k: v for k, v in e.items() if k not in ('t', 'kind')}))}</td></tr>"
                      for e in result.get("timeline") or [])
     phases = "".join(f"<tr><td>{_esc(p.get('at'))}s</td><td>{_esc(p.get('phase'))}</td></tr>"
                      for p in result.get("phases") or [])

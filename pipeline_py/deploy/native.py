@@ -157,6 +157,7 @@ class _State:
 
 class NativeDeploy(Strategy[NativeView]):
     name = "native"
+    guard_class = _WatchingGuard
 
     def __init__(self, ports: Ports, req: DeployRequest) -> None:
         super().__init__(ports, req)
@@ -402,14 +403,6 @@ class NativeDeploy(Strategy[NativeView]):
                     f"ecs:StopServiceDeployment ROLLBACK; ECS puts 100% back on {blue}; watched up to "
                     f"{r.rollback_timeout:g}s and the production rule read back")
         return plan
-
-    def start_guard(self) -> AlarmGuard:
-        r = self.req
-        self.guard = _WatchingGuard.start(self.ports.alarms, r.alarms, policy=r.preexisting_alarms,
-                                          grace=r.alarm_grace, clock=self.ports.clock, reporter=self.ports.reporter)
-        if self.guard.preexisting():
-            self.report.data["alarms_in_alarm_at_start"] = self.guard.preexisting()
-        return self.guard
 
     def _ecs_gave_up(self) -> str | None:
         """ECS's own rollback or stop of our deployment, as a failure reason (None while it goes on)."""
@@ -818,13 +811,7 @@ class NativeDeploy(Strategy[NativeView]):
         return self.finish(FAILED, f"{failure}; {problem} — MANUAL ACTION REQUIRED")
 
     def finish_details(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.analyzer is not None:
-            out["analysis_samples"] = self.analyzer.history
-            a = self.req.canary.analysis
-            out["analysis_limits"] = {"max_error_rate": a.max_error_rate, "max_p99_ms": a.max_p99_ms,
-                                      "confidence": a.confidence, "min_requests": a.min_requests}
-        return out
+        return self.analyzer.details() if self.analyzer is not None else {}
 
     # ---- deploy promote / deploy abort ------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ from typing import Any
 from pipeline_py.config import BlueGreenConfig, CanaryConfig, LockConfig, NativeConfig, Settings, SmokeCheck
 from pipeline_py.errors import BadInput
 
+_AS_SET = ("desired_count", "timeout", "poll_interval", "rollback_timeout", "max_failed_tasks", "bake_seconds",
+           "preexisting_alarms", "alarm_grace", "smoke", "blue_green", "canary", "native", "lock")
+"""Request fields that take the setting of the same name as it is."""
+
 
 @dataclass
 class DeployRequest:
@@ -52,20 +56,8 @@ class DeployRequest:
             cluster=s.cluster,
             service=s.service_name,
             label=f"{s.service}" + (f" in {env}" if env else ""),
-            desired_count=s.desired_count,
-            timeout=s.timeout,
-            poll_interval=s.poll_interval,
-            rollback_timeout=s.rollback_timeout,
-            max_failed_tasks=s.max_failed_tasks,
-            bake_seconds=s.bake_seconds,
             alarms=list(s.alarms),
-            preexisting_alarms=s.preexisting_alarms,
-            alarm_grace=s.alarm_grace,
-            smoke=s.smoke,
-            blue_green=s.blue_green,
-            canary=s.canary,
-            native=s.native,
-            lock=s.lock,
+            **{name: getattr(s, name) for name in _AS_SET},
             **kw,
         )
         if req.pause_at is not None and not 0 < req.pause_at < 100:

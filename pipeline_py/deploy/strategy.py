@@ -29,6 +29,8 @@ PHASE_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, Traffic
 
 class Strategy(ABC, Generic[View]):
     name: ClassVar[str]
+    guard_class: ClassVar[type[AlarmGuard]] = AlarmGuard
+    """What ``start_guard`` makes (a strategy may watch more than the alarms)."""
 
     def __init__(self, ports: Ports, req: DeployRequest) -> None:
         self.ports = ports
@@ -89,8 +91,8 @@ class Strategy(ABC, Generic[View]):
     def start_guard(self) -> AlarmGuard:
         """Record the configured alarms' states as the deploy starts (see ``alarm_guard``)."""
         r = self.req
-        self.guard = AlarmGuard.start(self.ports.alarms, r.alarms, policy=r.preexisting_alarms,
-                                      grace=r.alarm_grace, clock=self.ports.clock, reporter=self.ports.reporter)
+        self.guard = self.guard_class.start(self.ports.alarms, r.alarms, policy=r.preexisting_alarms,
+                                            grace=r.alarm_grace, clock=self.ports.clock, reporter=self.ports.reporter)
         if self.guard.preexisting():
             self.report.data["alarms_in_alarm_at_start"] = self.guard.preexisting()
         return self.guard

@@ -379,12 +379,7 @@ class TwoColourDeploy(Strategy[TwoColourView]):
         return self.finish(ROLLED_BACK, failure)
 
     def finish_details(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.analyzer is not None:
-            out["analysis_samples"] = self.analyzer.history
-            a = self.req.canary.analysis
-            out["analysis_limits"] = {"max_error_rate": a.max_error_rate, "max_p99_ms": a.max_p99_ms,
-                                      "confidence": a.confidence, "min_requests": a.min_requests}
+        out: dict[str, Any] = self.analyzer.details() if self.analyzer is not None else {}
         try:
             out["weights"] = self.router.weights()
         except (TrafficError, ClientError, BotoCoreError):

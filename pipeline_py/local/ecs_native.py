@@ -302,16 +302,7 @@ def _launch(sim: EcsSim, svc: Service, dep: Deployment, now: float) -> bool:
     need = dep.desired_count - len(mine)
     if need <= 0 or now < svc.next_launch_at or svc.placement_error:
         return False
-    started = []
-    for _ in range(need):
-        task = sim._new_task(svc.cluster_arn, dep.task_definition, now, overrides={},
-                             network=dep.network_configuration, launch_type=dep.launch_type,
-                             capacity_provider=_capacity_provider(dep.capacity_provider_strategy),
-                             started_by=dep.id, group=f"service:{svc.name}", tags=[],
-                             platform_version=dep.platform_version, service=svc, deployment=dep)
-        svc.tasks[task.arn] = task
-        started.append(task.id)
-    svc.pending_notes.setdefault("started", []).extend(started)
+    sim._start_service_tasks(svc, dep, need, now)
     return True
 
 

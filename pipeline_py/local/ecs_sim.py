@@ -1130,17 +1130,21 @@ class EcsSim:
             return moved
         if now < svc.next_launch_at:
             return moved
+        self._start_service_tasks(svc, primary, launch, now)
+        return True
+
+    def _start_service_tasks(self, svc: Service, dep: Deployment, count: int, now: float) -> None:
+        """Start ``count`` tasks of a service deployment (noted for the service's "has started" event)."""
         started = []
-        for _ in range(launch):
-            task = self._new_task(svc.cluster_arn, primary.task_definition, now, overrides={},
-                                  network=primary.network_configuration, launch_type=primary.launch_type,
-                                  capacity_provider=_capacity_provider(primary.capacity_provider_strategy),
-                                  started_by=primary.id, group=f"service:{svc.name}", tags=[],
-                                  platform_version=primary.platform_version, service=svc, deployment=primary)
+        for _ in range(count):
+            task = self._new_task(svc.cluster_arn, dep.task_definition, now, overrides={},
+                                  network=dep.network_configuration, launch_type=dep.launch_type,
+                                  capacity_provider=_capacity_provider(dep.capacity_provider_strategy),
+                                  started_by=dep.id, group=f"service:{svc.name}", tags=[],
+                                  platform_version=dep.platform_version, service=svc, deployment=dep)
             svc.tasks[task.arn] = task
             started.append(task.id)
         svc.pending_notes.setdefault("started", []).extend(started)
-        return True
 
     def _settle_deployments(self, svc: Service, now: float) -> bool:
         moved = False

@@ -42,6 +42,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pipeline_py.local.procs import pid_alive
+
 ADMIN_USER = "rdsadmin"
 HEARTBEAT_DB = "rdsadmin"
 START_TIMEOUT = 60.0
@@ -404,16 +406,7 @@ class Cluster:
             return None
 
     def running(self) -> bool:
-        pid = self.pid()
-        if not pid:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return pid_alive(self.pid())
 
     def remove(self) -> None:
         self.stop("immediate")

@@ -26,6 +26,7 @@ import requests
 from pipeline_py.errors import OperationFailed
 from pipeline_py.local import registry
 from pipeline_py.local.defaults import DEFAULT_PORT, DEFAULT_REGION, DEFAULT_REGISTRY_PORT
+from pipeline_py.local.procs import pid_alive
 from pipeline_py.report import Reporter
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_REGION", "DEFAULT_REGISTRY_PORT", "Stack", "aws_environment", "state_dir"]
@@ -69,22 +70,6 @@ def aws_environment(url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child still "exists"; treat it as gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:

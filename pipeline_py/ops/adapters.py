@@ -9,6 +9,7 @@ the same methods. Pagination lives here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,17 @@ def _absent(exc: ClientError, *codes: str) -> bool:
     return error_code(exc) in codes
 
 
+def _one(describe: Callable[[], dict[str, Any]], key: str, *absent: str) -> dict[str, Any] | None:
+    """The one item a describe-by-identifier call returns under ``key``; None when it does not exist."""
+    try:
+        found = describe().get(key, [])
+    except ClientError as exc:
+        if _absent(exc, *absent):
+            return None
+        raise
+    return dict(found[0]) if found else None
+
+
 class Rds:
     def __init__(self, aws: AwsFactory) -> None:
         self.aws = aws
@@ -30,22 +42,12 @@ class Rds:
         return self.aws.client("rds")
 
     def instance(self, identifier: str) -> dict[str, Any] | None:
-        try:
-            found = self.rds.describe_db_instances(DBInstanceIdentifier=identifier).get("DBInstances", [])
-        except ClientError as exc:
-            if _absent(exc, "DBInstanceNotFound", "DBInstanceNotFoundFault"):
-                return None
-            raise
-        return found[0] if found else None
+        return _one(lambda: self.rds.describe_db_instances(DBInstanceIdentifier=identifier), "DBInstances",
+                    "DBInstanceNotFound", "DBInstanceNotFoundFault")
 
     def snapshot(self, identifier: str) -> dict[str, Any] | None:
-        try:
-            found = self.rds.describe_db_snapshots(DBSnapshotIdentifier=identifier).get("DBSnapshots", [])
-        except ClientError as exc:
-            if _absent(exc, "DBSnapshotNotFound", "DBSnapshotNotFoundFault"):
-                return None
-            raise
-        return found[0] if found else None
+        return _one(lambda: self.rds.describe_db_snapshots(DBSnapshotIdentifier=identifier), "DBSnapshots",
+                    "DBSnapshotNotFound", "DBSnapshotNotFoundFault")
 
     def snapshots(self, instance: str, snapshot_type: str | None = None) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {"DBInstanceIdentifier": instance}

@@ -126,21 +126,33 @@ def take_snapshot(rds: Rds, db: Database, sid: str, tags: dict[str, str], clock:
     return {**out, **describe_snapshot(snap), "snapshot": sid}
 
 
-def _wait_snapshot(rds: Rds, sid: str, clock: Clock, reporter: Reporter, *, timeout: float,
-                   poll_interval: float) -> dict[str, Any]:
+def _poll_status(fetch: Callable[[], dict[str, Any] | None], key: str, failed: tuple[str, ...], clock: Clock,
+                 reporter: Reporter, *, label: str, timeout: float,
+                 poll_interval: float) -> tuple[dict[str, Any] | None, str, bool]:
+    """Describe until ``available``, gone or failed (settled: True) or until ``timeout`` (settled: False);
+    returns (what was described last, its status, settled)."""
     deadline = Deadline(clock, timeout)
     while True:
-        snap = rds.snapshot(sid)
-        status = (snap or {}).get("Status", "missing")
-        if snap is not None and status == "available":
-            return snap
-        if snap is None or status in _SNAPSHOT_FAILED:
-            raise OperationFailed(f"RDS snapshot {sid} is {status}", result={"snapshot": sid, "status": status})
+        found = fetch()
+        status = (found or {}).get(key, "missing")
+        if found is None or status == "available" or status in failed:
+            return found, status, True
         if deadline.expired:
-            raise OperationFailed(f"RDS snapshot {sid} still {status} after {timeout:.0f}s",
-                                  result={"snapshot": sid, "status": status})
-        reporter.progress(f"snapshot {sid}: {status} ({deadline.elapsed:.0f}s)", key=status)
+            return found, status, False
+        reporter.progress(f"{label}: {status} ({deadline.elapsed:.0f}s)", key=status)
         clock.sleep(min(poll_interval, max(deadline.remaining, 0.0)))
+
+
+def _wait_snapshot(rds: Rds, sid: str, clock: Clock, reporter: Reporter, *, timeout: float,
+                   poll_interval: float) -> dict[str, Any]:
+    snap, status, settled = _poll_status(lambda: rds.snapshot(sid), "Status", _SNAPSHOT_FAILED, clock, reporter,
+                                         label=f"snapshot {sid}", timeout=timeout, poll_interval=poll_interval)
+    if snap is not None and status == "available":
+        return snap
+    if settled:
+        raise OperationFailed(f"RDS snapshot {sid} is {status}", result={"snapshot": sid, "status": status})
+    raise OperationFailed(f"RDS snapshot {sid} still {status} after {timeout:.0f}s",
+                          result={"snapshot": sid, "status": status})
 
 
 def list_snapshots(rds: Rds, db: Database, snapshot_type: str | None = None) -> list[dict[str, Any]]:
@@ -257,21 +269,17 @@ def restore(rds: Rds, req: RestoreRequest, clock: Clock, reporter: Reporter, *, 
 
 def wait_available(rds: Rds, identifier: str, clock: Clock, reporter: Reporter, *, timeout: float,
                    poll_interval: float) -> dict[str, Any]:
-    deadline = Deadline(clock, timeout)
-    while True:
-        inst = rds.instance(identifier)
-        status = (inst or {}).get("DBInstanceStatus", "missing")
-        if inst is not None and status == "available":
-            return inst
-        if inst is None or status in _INSTANCE_FAILED:
-            raise OperationFailed(f"the new instance {identifier} is {status}; the source was not touched",
-                                  result={"target": identifier, "status": status})
-        if deadline.expired:
-            raise OperationFailed(f"the new instance {identifier} is still {status} after {timeout:.0f}s; it may "
-                                  "become available later (pipeline-py db check)",
-                                  result={"target": identifier, "status": status})
-        reporter.progress(f"{identifier}: {status} ({deadline.elapsed:.0f}s)", key=status)
-        clock.sleep(min(poll_interval, max(deadline.remaining, 0.0)))
+    inst, status, settled = _poll_status(lambda: rds.instance(identifier), "DBInstanceStatus", _INSTANCE_FAILED,
+                                         clock, reporter, label=identifier, timeout=timeout,
+                                         poll_interval=poll_interval)
+    if inst is not None and status == "available":
+        return inst
+    if settled:
+        raise OperationFailed(f"the new instance {identifier} is {status}; the source was not touched",
+                              result={"target": identifier, "status": status})
+    raise OperationFailed(f"the new instance {identifier} is still {status} after {timeout:.0f}s; it may "
+                          "become available later (pipeline-py db check)",
+                          result={"target": identifier, "status": status})
 
 
 # ---- a real connection

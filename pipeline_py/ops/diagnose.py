@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipeline_py.clock import Clock
+from pipeline_py.clock import Clock, age_text
 from pipeline_py.deploy.views import ServiceView, StoppedTask, td_label
 from pipeline_py.ops import db as ops_db
 from pipeline_py.ops import logs as ops_logs
@@ -246,7 +246,7 @@ def check_service(f: _Facts, c: Check) -> Check:
         c.evidence.append(f"{name}: {v.status}, {v.running}/{v.desired} running, {v.pending} pending, "
                           f"{td_label(v.task_definition)}")
         for d in v.deployments:
-            started = f", started {_age(now - d.created_at)} ago" if d.created_at else ""
+            started = f", started {age_text(now - d.created_at)} ago" if d.created_at else ""
             c.evidence.append(f"  {d.status} {d.id} {td_label(d.task_definition)} {d.running}/{d.desired} running "
                               f"{d.failed} failed {d.rollout_state or ''}{started}")
         for e in list(v.events)[:5]:
@@ -269,8 +269,8 @@ def check_service(f: _Facts, c: Check) -> Check:
                     problems.append(f"{name}: rollout {d.id} ({td_label(d.task_definition)}) is stuck: {d.failed} "
                                     f"task(s) failed to start, {d.running}/{d.desired} running")
                 elif age.total_seconds() > f.req.stuck_after:
-                    problems.append(f"{name}: rollout {d.id} in progress for {_age(age)} "
-                                    f"(longer than {_age(timedelta(seconds=f.req.stuck_after))})")
+                    problems.append(f"{name}: rollout {d.id} in progress for {age_text(age)} "
+                                    f"(longer than {age_text(timedelta(seconds=f.req.stuck_after))})")
         if len(v.deployments) == 1 and 0 < v.running < v.desired:
             problems.append(f"{name}: {v.running} of {v.desired} tasks running")
     if problems:
@@ -315,7 +315,7 @@ def check_stopped_tasks(f: _Facts, c: Check) -> Check:
             failed.append(why)
             if len([e for e in c.evidence if isinstance(e, str)]) < 8:
                 c.evidence.append(f"{name}: {t.describe()} ({td_label(t.task_definition)})")
-    window = _age(timedelta(seconds=f.req.stopped_window))
+    window = age_text(timedelta(seconds=f.req.stopped_window))
     if failed:
         kinds = sorted(set(failed), key=failed.count, reverse=True)
         step = ("raise the task's memory or find the leak (memory trend below)" if any("memory" in k for k in kinds)
@@ -351,7 +351,7 @@ def check_error_rate(f: _Facts, c: Check) -> Check:
         return c.ok("the service is not behind a load balancer: no request metrics")
     now = f.src.clock.utcnow()
     start = now - timedelta(seconds=f.req.log_window)
-    window = _age(timedelta(seconds=f.req.log_window))
+    window = age_text(timedelta(seconds=f.req.log_window))
     requests = errors = 0.0
     for group in f.src.elb.target_groups(tgs):
         for lb in group.get("LoadBalancerArns") or []:
@@ -387,7 +387,7 @@ def check_error_logs(f: _Facts, c: Check) -> Check:
     now = f.src.clock.utcnow()
     start = int((now.timestamp() - f.req.log_window) * 1000)
     events = ops_logs.fetch(f.src.logs, streams, start, f.req.error_pattern, limit=1000)
-    window = _age(timedelta(seconds=f.req.log_window))
+    window = age_text(timedelta(seconds=f.req.log_window))
     c.evidence.append(f"{', '.join(sorted(streams.by_group()))}: {len(streams.ids)} task stream(s), pattern "
                       f"{f.req.error_pattern!r}")
     for e in events[-5:]:
@@ -421,7 +421,7 @@ def check_resources(f: _Facts, c: Check) -> Check:
         cpu = f.src.metrics.series("AWS/ECS", "CPUUtilization", dims, start, now, period, "Average")
         if len(memory) < 3:
             unknown.append(f"{name}: {len(memory)} MemoryUtilization datapoint(s) in the last "
-                           f"{_age(timedelta(seconds=f.req.trend_window))}")
+                           f"{age_text(timedelta(seconds=f.req.trend_window))}")
             continue
         last = memory[-1][1]
         slope = _slope_per_hour(memory)
@@ -537,15 +537,6 @@ CHECKS: list[tuple[str, str, CheckFn]] = [
     ("state_lock", "terraform state lock", check_state_lock),
 ]
 CHECK_NAMES = tuple(name for name, _, _ in CHECKS)
-
-
-def _age(delta: timedelta) -> str:
-    seconds = int(max(delta.total_seconds(), 0))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m" if seconds % 3600 else f"{seconds // 3600}h"
 
 
 def _iso(t: Any) -> str:

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pipeline_py.clock import age_text
 from pipeline_py.errors import BadInput
 from pipeline_py.ops.adapters import StateLocks
 from pipeline_py.report import Reporter
@@ -128,22 +129,13 @@ class StateLock:
 
     def describe(self, now: datetime) -> str:
         since = self.since()
-        age = f", {_age(now - since)} ago" if since else ""
+        age = f", {age_text(now - since)} ago" if since else ""
         what = self.operation.replace("OperationType", "").lower() or "an operation"
         return f"held by {self.who or 'someone'} ({what}, since {self.created or '?'}{age}; lock ID {self.id})"
 
     def to_dict(self) -> dict[str, Any]:
         return {"lock_id": self.lock_id, "id": self.id, "operation": self.operation, "who": self.who,
                 "created": self.created, "version": self.version, "path": self.path}
-
-
-def _age(delta: Any) -> str:
-    seconds = int(max(delta.total_seconds(), 0))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
 def read_lock(locks: StateLocks, backend: StateBackend) -> StateLock | None:

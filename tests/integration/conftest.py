@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLE, free_port
+from tests.conftest import EXAMPLE, free_port, serve_http
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -106,3 +107,20 @@ def tiny_app(tmp_path: Path) -> Callable[..., Path]:
                                        **image})
 
     return make
+
+
+class _Failing(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(500)
+        self.end_headers()
+        self.wfile.write(b"broken")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_url() -> Iterator[str]:
+    """A loopback /health that answers 500 (a smoke check or test listener that fails)."""
+    with serve_http(_Failing) as port:
+        yield f"http://127.0.0.1:{port}/health"

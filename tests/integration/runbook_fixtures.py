@@ -53,12 +53,17 @@ def connect(name: str) -> Any:
                                     ssl_context=ctx, timeout=10)
 
 
-def rows(name: str, sql: str) -> list[list[Any]]:
+def run_sql(name: str, *statements: str) -> list[list[list[Any]]]:
+    """The statements in order on one connection (one session); each one's rows."""
     conn = connect(name)
     try:
-        return conn.run(sql) or []
+        return [conn.run(sql) or [] for sql in statements]
     finally:
         conn.close()
+
+
+def rows(name: str, sql: str) -> list[list[Any]]:
+    return run_sql(name, sql)[0]
 
 
 @dataclass

@@ -10,20 +10,16 @@ from typing import Any
 import boto3
 
 from tests.conftest import run_cli, wait_for
-from tests.integration.runbook_fixtures import SOURCE, DbProject, connect, db_stack, instance, rows
+from tests.integration.runbook_fixtures import SOURCE, DbProject, db_stack, instance, rows, run_sql
 
 __all__ = ["db_stack"]
 
 
 def test_point_in_time_restore_recovers_a_deleted_row(db_stack: DbProject) -> None:
-    conn = connect(SOURCE)
-    try:
-        conn.run("CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL)")
-        conn.run("INSERT INTO orders VALUES (1, 'tea'), (2, 'coffee'), (3, 'cake')")
-        noted = conn.run("SELECT clock_timestamp()")[0][0]  # T: after the insert committed
-        conn.run("DELETE FROM orders WHERE id = 2")
-    finally:
-        conn.close()
+    noted = run_sql(SOURCE, "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL)",
+                    "INSERT INTO orders VALUES (1, 'tea'), (2, 'coffee'), (3, 'cake')",
+                    "SELECT clock_timestamp()",  # T: after the insert committed
+                    "DELETE FROM orders WHERE id = 2")[2][0][0]
     assert rows(SOURCE, "SELECT id FROM orders ORDER BY id") == [[1], [3]]
 
     res = run_cli(*db_stack.args("--json", "db", "restore", "--to-time", noted.isoformat(), "--target", "pitr-1"))
@@ -41,12 +37,7 @@ def test_point_in_time_restore_recovers_a_deleted_row(db_stack: DbProject) -> No
     tags = {t["Key"]: t["Value"] for t in instance("pitr-1")["TagList"]}
     assert tags["pipeline-py:restored-from"] == SOURCE
 
-    conn = connect("pitr-1")
-    try:
-        conn.run("CREATE EXTENSION pg_stat_statements")
-        conn.run("SELECT count(*) FROM orders, generate_series(1, 20000)")
-    finally:
-        conn.close()
+    run_sql("pitr-1", "CREATE EXTENSION pg_stat_statements", "SELECT count(*) FROM orders, generate_series(1, 20000)")
     check = run_cli(*db_stack.args("--json", "db", "check", "--instance", "pitr-1"))
     assert check.code == 0, check.stderr
     assert check.json["connected"] is True and check.json["ok"] is True
@@ -57,12 +48,7 @@ def test_point_in_time_restore_recovers_a_deleted_row(db_stack: DbProject) -> No
 
 
 def test_restore_from_a_snapshot(db_stack: DbProject) -> None:
-    conn = connect(SOURCE)
-    try:
-        conn.run("CREATE TABLE notes (id int PRIMARY KEY)")
-        conn.run("INSERT INTO notes VALUES (1), (2)")
-    finally:
-        conn.close()
+    run_sql(SOURCE, "CREATE TABLE notes (id int PRIMARY KEY)", "INSERT INTO notes VALUES (1), (2)")
     snap = run_cli(*db_stack.args("--json", "db", "snapshot", "--build", "build-7"))
     assert snap.code == 0, snap.stderr
     sid = snap.json["snapshot"]
@@ -73,11 +59,7 @@ def test_restore_from_a_snapshot(db_stack: DbProject) -> None:
     rds = boto3.client("rds")
     described = rds.describe_db_snapshots(DBSnapshotIdentifier=sid)["DBSnapshots"][0]
     assert {t["Key"]: t["Value"] for t in described["TagList"]}["pipeline-py:build"] == "build-7"
-    conn = connect(SOURCE)
-    try:
-        conn.run("INSERT INTO notes VALUES (3)")  # after the snapshot: not in the restore
-    finally:
-        conn.close()
+    run_sql(SOURCE, "INSERT INTO notes VALUES (3)")  # after the snapshot: not in the restore
 
     listed = run_cli(*db_stack.args("--json", "db", "snapshots"))
     assert listed.code == 0, listed.stderr

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from pipeline_py.images.ecr import decode_authorization_token
-from pipeline_py.local.stack import pid_alive
+from pipeline_py.local.procs import pid_alive
 from tests.conftest import free_port, run_cli
 
 pytestmark = [pytest.mark.docker]

@@ -10,9 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -144,25 +141,6 @@ def test_a_linear_deploy_is_judged_at_every_step(native: Project) -> None:
     assert [w["green"] for w in res["weight_changes"]] == [0, 50, 100]
     assert service(NATIVE)["deploymentConfiguration"]["linearConfiguration"]["stepPercent"] == 50
     assert rule_weights(native) == {"a": 0, "b": 100}
-
-
-class _Failing(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(500)
-        self.end_headers()
-        self.wfile.write(b"broken")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def failing_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/health"
-    server.shutdown()
 
 
 def test_blue_green_with_a_failing_smoke_check_on_the_test_listener(native: Project, failing_url: str) -> None:

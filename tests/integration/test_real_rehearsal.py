@@ -383,7 +383,7 @@ def test_local_down_removes_what_the_stack_left_behind(real_stack: RealStack, do
     """`local up --runtime docker` in the background; a container labelled with its stack id stays
     behind whatever happens to the server; `local down` stops the server and removes the container."""
     from pipeline_py.local.docker_runtime import LABEL_STACK
-    from pipeline_py.local.stack import pid_alive
+    from pipeline_py.local.procs import pid_alive
     from tests.conftest import free_port
 
     monkeypatch.setenv("PIPELINE_PY_STATE_DIR", str(tmp_path))

@@ -7,9 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -136,25 +133,6 @@ def test_blue_green_switches_in_one_step_and_scales_the_old_colour_down(project:
     assert r2.code == 0, r2.stderr
     assert r2.json["new_colour"] == "blue"
     assert weights(project) == {"blue": 100, "green": 0}
-
-
-class _Failing(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(500)
-        self.end_headers()
-        self.wfile.write(b"broken")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def failing_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/health"
-    server.shutdown()
 
 
 def test_blue_green_smoke_failure_never_takes_traffic(project: Project, failing_url: str) -> None:

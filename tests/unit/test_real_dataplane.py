@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from pipeline_py.local.docker_runtime import (
 )
 from pipeline_py.local.haproxy import Backend, Condition, Frontend, ProxyConfig, RequestRecord, Rule, Server
 from pipeline_py.local.traffic_sim import MetricPoint
+from tests.conftest import serve_http
 
 LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/abc"
 TG_A = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/111"
@@ -178,12 +179,8 @@ class _App(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def app() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _App)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
+    with serve_http(_App) as port:
+        yield port
 
 
 def test_real_health_checks_against_a_loopback_server(app: int) -> None:
@@ -305,7 +302,8 @@ def test_load_generator_counts_refused_connections_as_errors() -> None:
     from tests.conftest import free_port
 
     result = loadgen.LoadGenerator(f"http://127.0.0.1:{free_port()}/", rate=10, duration=0.5, timeout=1).run()
-    assert result["totals"]["errors"] == 5 and result["seconds"][0]["error_kinds"] == {"refused": 5}
+    refused = sum(second.get("error_kinds", {}).get("refused", 0) for second in result["seconds"])
+    assert result["totals"]["errors"] == 5 and refused == 5  # the five may fall into two seconds
 
 
 @pytest.mark.parametrize("url", ["http://10.0.0.1/", "http://example.com/", "https://127.0.0.1/", "ftp://127.0.0.1/"])

@@ -365,6 +365,14 @@ def paused(**kw: Any) -> tuple[World, str, str]:
     return w, old, new
 
 
+def test_a_pause_tells_jenkins_where_it_stopped_and_how_to_go_on() -> None:
+    w, _, new = setup()
+    res = engine.deploy(w.ports, holder=HOLDER, req=request(new, pause_at=50))
+    assert res["status"] == "paused" and res["paused"] == {
+        "weight": 50, "stage": None, "expires_at": None, "colour": "green", "continue": "deploy promote",
+        "abort": "deploy abort"}
+
+
 def test_a_promote_result_carries_what_it_resumed() -> None:
     w, _, new = paused()
     res = engine.resume(w.ports, request(new), holder=HOLDER, action="promote")

@@ -666,13 +666,7 @@ def _ecs_describe_service_deployments(self: Any) -> Any:
     with fid.lock:
         arns = self._get_param("serviceDeploymentArns") or []
         fid.ecs.advance(fid.now())
-        found, failures = [], []
-        for arn in arns:
-            record = fid.ecs.find_service_deployment(arn)
-            if record is None:
-                failures.append({"arn": arn, "reason": "MISSING"})
-            else:
-                found.append(fid.ecs.service_deployment_view(record))
+        found, failures = _described(arns, fid.ecs.find_service_deployment, fid.ecs.service_deployment_view)
         return ActionResult({"serviceDeployments": found, "failures": failures})
 
 
@@ -681,14 +675,22 @@ def _ecs_describe_service_revisions(self: Any) -> Any:
 
     fid = current()
     with fid.lock:
-        found, failures = [], []
-        for arn in self._get_param("serviceRevisionArns") or []:
-            revision = fid.ecs.find_revision(arn)
-            if revision is None:
-                failures.append({"arn": arn, "reason": "MISSING"})
-            else:
-                found.append(fid.ecs.revision_view(revision))
+        found, failures = _described(self._get_param("serviceRevisionArns") or [], fid.ecs.find_revision,
+                                     fid.ecs.revision_view)
         return ActionResult({"serviceRevisions": found, "failures": failures})
+
+
+def _described(arns: list[str], find: Callable[[str], Any | None],
+               view: Callable[[Any], dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """A describe call's answer: the views of what was found, a MISSING failure for each ARN that was not."""
+    found, failures = [], []
+    for arn in arns:
+        item = find(arn)
+        if item is None:
+            failures.append({"arn": arn, "reason": "MISSING"})
+        else:
+            found.append(view(item))
+    return found, failures
 
 
 def _ecs_stop_service_deployment(self: Any) -> Any:

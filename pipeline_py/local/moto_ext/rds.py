@@ -46,6 +46,7 @@ import logging
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -354,58 +355,48 @@ def _delete_db_instance(self: Any, db_instance_identifier: str, *args: Any, **kw
     return db
 
 
-def _stop_db_instance(self: Any, db_instance_identifier: str, db_snapshot_identifier: str | None = None) -> Any:
+def _change_state(self: Any, method: str, args: tuple[Any, ...], *, status: str, what: str,
+                  work: Callable[[LocalInstance], None], then: str) -> Any:
+    """moto's ``method`` (which says ``status`` at once); the instance's server does ``work`` in the
+    background and the instance is ``then`` when it is done."""
     rds = world()
     with rds.fid.lock:
-        db = original_of(type(self), "stop_db_instance")(self, db_instance_identifier, db_snapshot_identifier)
-        inst = rds.instance_for(self, db_instance_identifier)
+        db = original_of(type(self), method)(self, *args)
+        inst = rds.instance_for(self, args[0])
         if inst is None:
             return db
-        db.status = "stopping"
+        db.status = status
 
-    def stop() -> None:
+    def job() -> None:
+        work(inst)
+        rds.set_status(db, then)
+
+    rds.submit(inst, what, job)
+    return db
+
+
+def _stop_db_instance(self: Any, db_instance_identifier: str, db_snapshot_identifier: str | None = None) -> Any:
+    def stop(inst: LocalInstance) -> None:
         if inst.cluster.running():
             inst.cluster.flush_archive()  # what was committed stays restorable while stopped
             inst.cluster.stop()
-        rds.set_status(db, "stopped")
 
-    rds.submit(inst, "stop", stop)
-    return db
+    return _change_state(self, "stop_db_instance", (db_instance_identifier, db_snapshot_identifier),
+                         status="stopping", what="stop", work=stop, then="stopped")
 
 
 def _start_db_instance(self: Any, db_instance_identifier: str) -> Any:
-    rds = world()
-    with rds.fid.lock:
-        db = original_of(type(self), "start_db_instance")(self, db_instance_identifier)
-        inst = rds.instance_for(self, db_instance_identifier)
-        if inst is None:
-            return db
-        db.status = "starting"
-
-    def start() -> None:
-        inst.cluster.start()
-        rds.set_status(db, "available")
-
-    rds.submit(inst, "start", start)
-    return db
+    return _change_state(self, "start_db_instance", (db_instance_identifier,), status="starting", what="start",
+                         work=lambda inst: inst.cluster.start(), then="available")
 
 
 def _reboot_db_instance(self: Any, db_instance_identifier: str) -> Any:
-    rds = world()
-    with rds.fid.lock:
-        db = original_of(type(self), "reboot_db_instance")(self, db_instance_identifier)
-        inst = rds.instance_for(self, db_instance_identifier)
-        if inst is None:
-            return db
-        db.status = "rebooting"
-
-    def reboot() -> None:
+    def reboot(inst: LocalInstance) -> None:
         inst.cluster.stop()
         inst.cluster.start()
-        rds.set_status(db, "available")
 
-    rds.submit(inst, "reboot", reboot)
-    return db
+    return _change_state(self, "reboot_db_instance", (db_instance_identifier,), status="rebooting", what="reboot",
+                         work=reboot, then="available")
 
 
 # ---- snapshots

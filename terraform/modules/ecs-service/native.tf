@@ -37,10 +37,14 @@ resource "aws_lb_target_group" "alternate" {
   tags = merge(var.tags, { Role = "ecs-native-alternate" })
 }
 
-resource "aws_lb_listener_rule" "native_production" {
-  count = local.native ? 1 : 0
+# The production rule starts all on the primary target group, the test rule all on the alternate.
+resource "aws_lb_listener_rule" "native" {
+  for_each = local.native ? {
+    production = { listener_arn = var.native.production_listener_arn, primary_weight = 100 }
+    test       = { listener_arn = var.native.test_listener_arn, primary_weight = 0 }
+  } : {}
 
-  listener_arn = var.native.production_listener_arn
+  listener_arn = each.value.listener_arn
   priority     = var.native.rule_priority
 
   action {
@@ -49,11 +53,11 @@ resource "aws_lb_listener_rule" "native_production" {
     forward {
       target_group {
         arn    = local.native_primary
-        weight = 100
+        weight = each.value.primary_weight
       }
       target_group {
         arn    = aws_lb_target_group.alternate[0].arn
-        weight = 0
+        weight = 100 - each.value.primary_weight
       }
     }
   }
@@ -72,38 +76,14 @@ resource "aws_lb_listener_rule" "native_production" {
   }
 }
 
-resource "aws_lb_listener_rule" "native_test" {
-  count = local.native ? 1 : 0
+moved {
+  from = aws_lb_listener_rule.native_production[0]
+  to   = aws_lb_listener_rule.native["production"]
+}
 
-  listener_arn = var.native.test_listener_arn
-  priority     = var.native.rule_priority
-
-  action {
-    type = "forward"
-
-    forward {
-      target_group {
-        arn    = local.native_primary
-        weight = 0
-      }
-      target_group {
-        arn    = aws_lb_target_group.alternate[0].arn
-        weight = 100
-      }
-    }
-  }
-
-  condition {
-    path_pattern {
-      values = ["/*"]
-    }
-  }
-
-  tags = var.tags
-
-  lifecycle {
-    ignore_changes = [action]
-  }
+moved {
+  from = aws_lb_listener_rule.native_test[0]
+  to   = aws_lb_listener_rule.native["test"]
 }
 
 data "aws_iam_policy_document" "ecs_infrastructure_assume" {

@@ -49,8 +49,8 @@ output "native" {
     service_name                 = aws_ecs_service.this[local.native_service].name
     production_target_group_arn  = local.native_primary
     alternate_target_group_arn   = aws_lb_target_group.alternate[0].arn
-    production_listener_rule_arn = aws_lb_listener_rule.native_production[0].arn
-    test_listener_rule_arn       = aws_lb_listener_rule.native_test[0].arn
+    production_listener_rule_arn = aws_lb_listener_rule.native["production"].arn
+    test_listener_rule_arn       = aws_lb_listener_rule.native["test"].arn
     infrastructure_role_arn      = aws_iam_role.ecs_infrastructure[0].arn
   } : null
 }

@@ -1,25 +1,7 @@
 /** vars/buildImage.groovy: Builds the image (pipeline-py build). */
 class BuildImageTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'buildImage'
-    }
-
-    Map minimal() {
-        return [:]
-    }
-
-    String command() {
-        return 'build'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
+    BuildImageTest() {
+        super('buildImage', [:], 'build')
     }
 
     void testBuildImageHandsOverItsOptions() {

@@ -1,27 +1,7 @@
 /** vars/dbSnapshot.groovy: a manual RDS snapshot, waited for (pipeline-py db snapshot). Issue 17. */
-class DbSnapshotTest extends StepTestSupport {
-    String step() {
-        return 'dbSnapshot'
-    }
-
-    Map minimal() {
-        return [env: 'prod']
-    }
-
-    String command() {
-        return 'db snapshot'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
+class DbSnapshotTest extends EnvStepTestSupport {
+    DbSnapshotTest() {
+        super('dbSnapshot', [env: 'prod'], 'db snapshot')
     }
 
     void testReturnsTheSnapshotIdAndNamesItAfterTheBuild() {

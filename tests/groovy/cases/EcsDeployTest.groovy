@@ -1,29 +1,7 @@
 /** vars/ecsDeploy.groovy: Deploys with a strategy (pipeline-py deploy, deploy promote, deploy abort). */
-class EcsDeployTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'ecsDeploy'
-    }
-
-    Map minimal() {
-        return [env: 'staging']
-    }
-
-    String command() {
-        return 'deploy'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
+class EcsDeployTest extends EnvStepTestSupport {
+    EcsDeployTest() {
+        super('ecsDeploy', [env: 'staging'], 'deploy')
     }
 
     void testEcsDeployHandsOverItsOptions() {

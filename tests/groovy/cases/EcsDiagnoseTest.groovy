@@ -1,33 +1,13 @@
 /** vars/ecsDiagnose.groovy: the troubleshooting runbook (pipeline-py diagnose). Issue 17. */
-class EcsDiagnoseTest extends StepTestSupport {
-    String step() {
-        return 'ecsDiagnose'
-    }
-
-    Map minimal() {
-        return [env: 'prod']
-    }
-
-    String command() {
-        return 'diagnose'
+class EcsDiagnoseTest extends EnvStepTestSupport {
+    EcsDiagnoseTest() {
+        super('ecsDiagnose', [env: 'prod'], 'diagnose')
     }
 
     static Map problems(String env) {
         return [code: 1, result: [status: 'problems', env: env, verdict: 'problems', problems: ['error_rate', 'database'],
                                   unknown: ['resources'], checks: [[name: 'error_rate'], [name: 'database'], [name: 'resources']],
                                   message: "diagnose ${env}: 2 problem(s) found: error_rate, database".toString()]]
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
     }
 
     void testAHealthyEnvironmentIsReturnedAndArchived() {

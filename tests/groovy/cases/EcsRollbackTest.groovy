@@ -1,29 +1,7 @@
 /** vars/ecsRollback.groovy: Rolls back (pipeline-py rollback). */
-class EcsRollbackTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'ecsRollback'
-    }
-
-    Map minimal() {
-        return [env: 'staging']
-    }
-
-    String command() {
-        return 'rollback'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
+class EcsRollbackTest extends EnvStepTestSupport {
+    EcsRollbackTest() {
+        super('ecsRollback', [env: 'staging'], 'rollback')
     }
 
     void testEcsRollbackGoesBackAndSaysWhere() {

@@ -1,29 +1,7 @@
 /** vars/ecsRunTask.groovy: Runs a one-off task (pipeline-py run-task). */
-class EcsRunTaskTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'ecsRunTask'
-    }
-
-    Map minimal() {
-        return [env: 'staging', command: 'migrate']
-    }
-
-    String command() {
-        return 'run-task'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
+class EcsRunTaskTest extends EnvStepTestSupport {
+    EcsRunTaskTest() {
+        super('ecsRunTask', [env: 'staging', command: 'migrate'], 'run-task')
     }
 
     void testEcsRunTaskTakesAStringOrAListCommand() {

@@ -1,25 +1,7 @@
 /** vars/pushImage.groovy: Pushes the image (pipeline-py push). */
 class PushImageTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'pushImage'
-    }
-
-    Map minimal() {
-        return [:]
-    }
-
-    String command() {
-        return 'push'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
+    PushImageTest() {
+        super('pushImage', [:], 'push')
     }
 
     void testPushImageReturnsTheDigestReference() {

@@ -1,29 +1,7 @@
 /** vars/renderTaskDefinition.groovy: Renders the task definition (pipeline-py render). */
-class RenderTaskDefinitionTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'renderTaskDefinition'
-    }
-
-    Map minimal() {
-        return [env: 'staging']
-    }
-
-    String command() {
-        return 'render'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
+class RenderTaskDefinitionTest extends EnvStepTestSupport {
+    RenderTaskDefinitionTest() {
+        super('renderTaskDefinition', [env: 'staging'], 'render')
     }
 
     void testRenderDiffsByDefaultAndRegistersOnlyWhenAsked() {

@@ -1,25 +1,7 @@
 /** vars/scanImage.groovy: the image scan gate (pipeline-py scan). Issue 14. */
 class ScanImageTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'scanImage'
-    }
-
-    Map minimal() {
-        return [env: 'prod', image: DIGEST]
-    }
-
-    String command() {
-        return 'scan'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
+    ScanImageTest() {
+        super('scanImage', [env: 'prod', image: StepTestSupport.DIGEST], 'scan')
     }
 
     void testAPassedScanIsReturnedAndSummarised() {

@@ -1,29 +1,7 @@
 /** vars/terraformApply.groovy: terraform init + apply of the saved plan. */
-class TerraformApplyTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'terraformApply'
-    }
-
-    Map minimal() {
-        return [env: 'staging']
-    }
-
-    String command() {
-        return 'terraform apply'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
+class TerraformApplyTest extends EnvStepTestSupport {
+    TerraformApplyTest() {
+        super('terraformApply', [env: 'staging'], 'terraform apply')
     }
 
     void testTerraformApplyAppliesTheSavedPlan() {

@@ -1,29 +1,7 @@
 /** vars/terraformPlan.groovy: terraform init + plan. */
-class TerraformPlanTest extends StepTestSupport {
-    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
-
-    String step() {
-        return 'terraformPlan'
-    }
-
-    Map minimal() {
-        return [env: 'staging']
-    }
-
-    String command() {
-        return 'terraform plan'
-    }
-
-    void testPassesTheCommonParametersAndCredentialThrough() {
-        checkCommonParametersAndCredentialPassThrough()
-    }
-
-    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
-        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
-    }
-
-    void testNamesAMissingEnvironment() {
-        checkAMissingEnvironmentIsNamed()
+class TerraformPlanTest extends EnvStepTestSupport {
+    TerraformPlanTest() {
+        super('terraformPlan', [env: 'staging'], 'terraform plan')
     }
 
     void testTerraformPlanInitsPlansToAFileAndArchivesTheSummary() {

@@ -1,22 +1,46 @@
 /**
- * What every thin step over pipelinePy must do, checked by each step's own test class
- * (tests/groovy/cases/<Step>Test.groovy): pass the common parameters and the credential through,
- * reject unknown parameters before touching the agent, and name a missing environment.
+ * What every thin step over pipelinePy must do, checked for each step by its own test class
+ * (tests/groovy/cases/<Step>Test.groovy extends this, or EnvStepTestSupport when the step needs
+ * `env`, and states only what differs: its name, smallest valid argument and command): pass the
+ * common parameters and the credential through, reject unknown parameters before touching the agent,
+ * and name a missing environment.
  */
 abstract class StepTestSupport {
+    static final String DIGEST = 'acct.dkr.ecr.eu-west-1.amazonaws.com/task-api@sha256:' + ('0f' * 32)
+
     PipelineHarness h = new PipelineHarness()
     Map<String, Object> responses = [:]
+    private final String stepName
+    private final Map minimalArgs
+    private final String commandWords
 
-    StepTestSupport() {
+    /** The step's name, the smallest valid argument, and the command it runs. */
+    StepTestSupport(String step, Map minimal, String command) {
+        stepName = step
+        minimalArgs = minimal
+        commandWords = command
         h.fakePipelinePy { String cmd, Map p, Map e -> responses.containsKey(cmd) ? responses[cmd] : [status: 'ok'] }
     }
 
-    /** The step's name, the smallest valid argument, and the command it runs. */
-    abstract String step()
+    String step() {
+        return stepName
+    }
 
-    abstract Map minimal()
+    Map minimal() {
+        return new LinkedHashMap(minimalArgs)
+    }
 
-    abstract String command()
+    String command() {
+        return commandWords
+    }
+
+    void testPassesTheCommonParametersAndCredentialThrough() {
+        checkCommonParametersAndCredentialPassThrough()
+    }
+
+    void testRejectsUnknownParametersBeforeTouchingTheAgent() {
+        checkUnknownParametersAreRejectedBeforeTheAgentIsTouched()
+    }
 
     Map runOf(String command) {
         List runs = h.pipelinePyRuns.findAll { it.command == command }

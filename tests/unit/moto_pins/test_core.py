@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pipeline_py.local import moto_ext
+from tests.unit.moto_pins._helpers import ACCOUNT, REGION
 
-ACCOUNT, REGION = "123456789012", "us-east-1"
 REPO = Path(__file__).resolve().parents[3]
 WRAPPED_ECS = ["create_service", "update_service", "delete_service", "describe_services", "run_task",
                "describe_tasks", "list_tasks", "stop_task"]

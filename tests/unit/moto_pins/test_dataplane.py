@@ -6,19 +6,13 @@ from __future__ import annotations
 from pipeline_py.local.haproxy import Condition
 from pipeline_py.local.moto_ext import dataplane
 from pipeline_py.local.moto_ext.traffic import forward_groups
-
-REGION = "us-east-1"
+from tests.unit.moto_pins._helpers import elbv2_with_subnet
 
 
 def test_listener_rule_action_and_target_group_shapes() -> None:
-    from moto.ec2.models import ec2_backends
-    from moto.elbv2.models import ELBv2Backend, elbv2_backends
+    from moto.elbv2.models import elbv2_backends
 
-    account = "000000000045"
-    ec2 = ec2_backends[account][REGION]
-    vpc = ec2.create_vpc("10.8.0.0/16")
-    subnet = ec2.create_subnet(vpc.id, "10.8.1.0/24", availability_zone=f"{REGION}a")
-    backend = ELBv2Backend(REGION, account)
+    backend, vpc, subnet = elbv2_with_subnet("000000000045", 8)
     tg = backend.create_target_group("app", vpc_id=vpc.id, protocol="HTTP", port=8080, target_type="ip",
                                      healthcheck_path="/health", healthcheck_timeout_seconds=4,
                                      matcher={"HttpCode": "200-299"})

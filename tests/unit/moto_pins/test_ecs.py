@@ -8,20 +8,9 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from pathlib import Path
 
 from pipeline_py.local.moto_ext import ecs as moto_ecs
-
-ACCOUNT, REGION = "123456789012", "us-east-1"
-REPO = Path(__file__).resolve().parents[3]
-WRAPPED_ECS = ["create_service", "update_service", "delete_service", "describe_services", "run_task",
-               "describe_tasks", "list_tasks", "stop_task"]
-ADDED_ECS = ["list_service_deployments", "describe_service_deployments", "describe_service_revisions",
-             "stop_service_deployment"]
-WRAPPED_ELBV2 = ["describe_target_health", "register_targets", "deregister_targets", "modify_listener", "modify_rule"]
-REPLACED_CLOUDWATCH = ["get_metric_statistics", "get_metric_data", "list_metrics", "describe_alarms"]
-ADDED_CLOUDWATCH = ["describe_alarm_history"]
-WRAPPED_CLOUDWATCH_BACKEND = ["put_metric_data", "put_metric_alarm", "set_alarm_state"]
+from tests.unit.moto_pins._helpers import ACCOUNT, REGION
 
 
 def test_ecs_operations_exist_in_botocore_model() -> None:

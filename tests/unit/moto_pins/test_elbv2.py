@@ -5,32 +5,14 @@ Fail loudly when moto changes: every internal is exercised on fresh in-memory ba
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipeline_py.local.moto_ext import elbv2 as moto_elbv2
-
-ACCOUNT, REGION = "123456789012", "us-east-1"
-REPO = Path(__file__).resolve().parents[3]
-WRAPPED_ECS = ["create_service", "update_service", "delete_service", "describe_services", "run_task",
-               "describe_tasks", "list_tasks", "stop_task"]
-ADDED_ECS = ["list_service_deployments", "describe_service_deployments", "describe_service_revisions",
-             "stop_service_deployment"]
-WRAPPED_ELBV2 = ["describe_target_health", "register_targets", "deregister_targets", "modify_listener", "modify_rule"]
-REPLACED_CLOUDWATCH = ["get_metric_statistics", "get_metric_data", "list_metrics", "describe_alarms"]
-ADDED_CLOUDWATCH = ["describe_alarm_history"]
-WRAPPED_CLOUDWATCH_BACKEND = ["put_metric_data", "put_metric_alarm", "set_alarm_state"]
+from tests.unit.moto_pins._helpers import elbv2_with_subnet
 
 
 def test_elbv2_backend_shapes() -> None:
-    from moto.ec2.models import ec2_backends
     from moto.elbv2 import exceptions
-    from moto.elbv2.models import ELBv2Backend
 
-    account = "000000000042"  # ELBv2 looks subnets up in the global EC2 backends: keep clear of the tests' account
-    ec2 = ec2_backends[account][REGION]
-    vpc = ec2.create_vpc("10.9.0.0/16")
-    subnet = ec2.create_subnet(vpc.id, "10.9.1.0/24", availability_zone=f"{REGION}a")
-    backend = ELBv2Backend(REGION, account)
+    backend, vpc, subnet = elbv2_with_subnet("000000000042", 9)
     tg = backend.create_target_group("tg", vpc_id=vpc.id, protocol="HTTP", port=8080, target_type="ip",
                                      healthcheck_interval_seconds=10, healthy_threshold_count=2)
     assert backend.target_groups[tg.arn] is tg

@@ -7,22 +7,10 @@ Fail loudly when moto changes: every internal is exercised on fresh in-memory ba
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 from pipeline_py.local import moto_ext
-
-ACCOUNT, REGION = "123456789012", "us-east-1"
-REPO = Path(__file__).resolve().parents[3]
-WRAPPED_ECS = ["create_service", "update_service", "delete_service", "describe_services", "run_task",
-               "describe_tasks", "list_tasks", "stop_task"]
-ADDED_ECS = ["list_service_deployments", "describe_service_deployments", "describe_service_revisions",
-             "stop_service_deployment"]
-WRAPPED_ELBV2 = ["describe_target_health", "register_targets", "deregister_targets", "modify_listener", "modify_rule"]
-REPLACED_CLOUDWATCH = ["get_metric_statistics", "get_metric_data", "list_metrics", "describe_alarms"]
-ADDED_CLOUDWATCH = ["describe_alarm_history"]
-WRAPPED_CLOUDWATCH_BACKEND = ["put_metric_data", "put_metric_alarm", "set_alarm_state"]
-
+from tests.unit.moto_pins._helpers import REGION
 
 ADDED_FOR_TERRAFORM = {
     ("moto.applicationautoscaling.responses", "ApplicationAutoScalingResponse"): [

@@ -6,33 +6,16 @@ Fail loudly when moto changes: every internal is exercised on fresh in-memory ba
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 from pipeline_py.local import moto_ext
 from pipeline_py.local.moto_ext import traffic as moto_traffic
-from tests.unit.moto_pins._helpers import original
-
-ACCOUNT, REGION = "123456789012", "us-east-1"
-REPO = Path(__file__).resolve().parents[3]
-WRAPPED_ECS = ["create_service", "update_service", "delete_service", "describe_services", "run_task",
-               "describe_tasks", "list_tasks", "stop_task"]
-ADDED_ECS = ["list_service_deployments", "describe_service_deployments", "describe_service_revisions",
-             "stop_service_deployment"]
-WRAPPED_ELBV2 = ["describe_target_health", "register_targets", "deregister_targets", "modify_listener", "modify_rule"]
-REPLACED_CLOUDWATCH = ["get_metric_statistics", "get_metric_data", "list_metrics", "describe_alarms"]
-ADDED_CLOUDWATCH = ["describe_alarm_history"]
-WRAPPED_CLOUDWATCH_BACKEND = ["put_metric_data", "put_metric_alarm", "set_alarm_state"]
+from tests.unit.moto_pins._helpers import elbv2_with_subnet, original
 
 
 def test_elbv2_listener_rule_and_tag_shapes_for_traffic_and_faults() -> None:
-    from moto.ec2.models import ec2_backends
-    from moto.elbv2.models import ELBv2Backend, elbv2_backends
+    from moto.elbv2.models import elbv2_backends
 
-    account = "000000000044"
-    ec2 = ec2_backends[account][REGION]
-    vpc = ec2.create_vpc("10.7.0.0/16")
-    subnet = ec2.create_subnet(vpc.id, "10.7.1.0/24", availability_zone=f"{REGION}a")
-    backend = ELBv2Backend(REGION, account)
+    backend, vpc, subnet = elbv2_with_subnet("000000000044", 7)
     blue = backend.create_target_group("blue", vpc_id=vpc.id, protocol="HTTP", port=80, target_type="ip")
     green = backend.create_target_group("green", vpc_id=vpc.id, protocol="HTTP", port=80, target_type="ip")
     lb = backend.create_load_balancer("web", security_groups=[], subnet_ids=[subnet.id])

@@ -113,11 +113,11 @@ run "native_service_gets_an_alternate_target_group_weighted_rules_and_ecs_role" 
     error_message = "An alternate ip target group on the container port."
   }
   assert {
-    condition     = { for tg in aws_lb_listener_rule.native_production[0].action[0].forward[0].target_group : tg.arn => tg.weight } == { (var.target_group_arns.blue) = 100, (aws_lb_target_group.alternate[0].arn) = 0 } && { for tg in aws_lb_listener_rule.native_test[0].action[0].forward[0].target_group : tg.arn => tg.weight } == { (var.target_group_arns.blue) = 0, (aws_lb_target_group.alternate[0].arn) = 100 }
+    condition     = { for tg in aws_lb_listener_rule.native["production"].action[0].forward[0].target_group : tg.arn => tg.weight } == { (var.target_group_arns.blue) = 100, (aws_lb_target_group.alternate[0].arn) = 0 } && { for tg in aws_lb_listener_rule.native["test"].action[0].forward[0].target_group : tg.arn => tg.weight } == { (var.target_group_arns.blue) = 0, (aws_lb_target_group.alternate[0].arn) = 100 }
     error_message = "Production rule 100/0 on the service's target group, test rule on the alternate one."
   }
   assert {
-    condition     = aws_lb_listener_rule.native_production[0].listener_arn == var.native.production_listener_arn && aws_lb_listener_rule.native_test[0].listener_arn == var.native.test_listener_arn
+    condition     = aws_lb_listener_rule.native["production"].listener_arn == var.native.production_listener_arn && aws_lb_listener_rule.native["test"].listener_arn == var.native.test_listener_arn
     error_message = "The rules sit on the production and test listeners."
   }
   assert {
