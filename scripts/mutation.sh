@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY="$ROOT/${VENV:-.venv}/bin/python"
 WORK=${MUTATION_DIR:-$ROOT/.state/mutation}
+case "$WORK" in /*) ;; *) WORK=$ROOT/$WORK ;; esac  # the report runs from inside it: make it absolute
 JOBS=${MUTATION_JOBS:-2}
 
 "$PY" -c 'import mutmut' 2>/dev/null || { echo "mutmut is missing: pip install -e '.[dev]' (scripts/setup.sh)"; exit 2; }
